@@ -25,8 +25,42 @@ class Cloud:
         self.registry = HostRegistry(settings)
         self.hosts = HostsAPI(self)
         self.servers = ServersAPI(self)
+        self._hosts_started = False
         if connect:
+            self.ensure_hosts()
+
+    # -- hosts ------------------------------------------------------------------------
+    def ensure_hosts(self) -> None:
+        """Connect every host once, in parallel (the CLI); the TUI calls start_hosts()."""
+        if not self._hosts_started:
+            self._hosts_started = True
             self.registry.connect_all()
+
+    def start_hosts(self) -> None:
+        """Long-lived faces: connect in the background and keep reconnecting."""
+        if not self._hosts_started:
+            self._hosts_started = True
+            self.registry.connect_async()
+
+    # -- server ownership (project scoping) ---------------------------------------------
+    def server_owner(self, row: dict[str, Any]) -> str | None:
+        """The project a server belongs to; None means the admin project (not adopted)."""
+        return None
+
+    def server_target(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {"project_id": self.server_owner(row), "host": row.get("host"),
+                "name": row.get("name")}
+
+    def scope_servers(self, ctx: RequestContext, rows: list[dict[str, Any]]):
+        for r in rows:
+            r["project_id"] = self.server_owner(r)
+        if ctx.is_admin:
+            return rows
+        return [r for r in rows if r["project_id"] is not None
+                and r["project_id"] == ctx.project_id]
+
+    def forget_server(self, row: dict[str, Any]) -> None:
+        """Drop what the DB knows of a deleted server."""
 
     # -- policy and audit: every API call goes through these two ----------------------
     def authorize(self, ctx: RequestContext, action: str, target: dict[str, Any] | None = None):

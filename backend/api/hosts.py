@@ -1,0 +1,36 @@
+"""Front door: hypervisor hosts."""
+from __future__ import annotations
+
+from typing import Any
+
+from backend.api.base import APIFamily
+from backend.api.context import RequestContext
+
+
+class HostsAPI(APIFamily):
+    def list(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        self.cloud.authorize(ctx, "host:list", {})
+        self.cloud.ensure_hosts()
+        return [self._summary(h) for h in self.cloud.registry.hosts.values()]
+
+    def _summary(self, h) -> dict[str, Any]:
+        info = h.host_info()
+        return {k: info.get(k) for k in (
+            "name", "state", "uri", "availability_zone", "hypervisor", "vcpus", "memory_mb",
+            "vms_total", "vms_running", "vcpus_allocated", "memory_mb_allocated", "error")}
+
+    def get(self, ctx: RequestContext, name: str) -> dict[str, Any]:
+        self.cloud.authorize(ctx, "host:show", {})
+        self.cloud.ensure_hosts()
+        host = self.cloud.registry.get(name)
+        info = host.host_info()
+        if host.state == "connected":
+            info["cpu_percent"] = host.host_cpu_percent()
+        return info
+
+    def probe(self, ctx: RequestContext, name: str) -> dict[str, Any]:
+        """KVM prerequisites of a host: over SSH (paramiko) for remote URIs, locally else."""
+        self.cloud.authorize(ctx, "host:probe", {})
+        from backend.hosts.probe import probe_host
+        host = self.cloud.registry.get(name)
+        return probe_host(host.cfg, libvirt_host=host)
