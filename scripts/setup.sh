@@ -24,8 +24,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "setup: installing system packages: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  mkdir -p .setup-logs
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } \
+      > .setup-logs/apt.log 2>&1; then
+    tail -30 .setup-logs/apt.log >&2
+    echo "setup: apt-get failed (full log: .setup-logs/apt.log)" >&2
+    exit 1
+  fi
 fi
 
 PY=${PYTHON:-python3}

@@ -41,6 +41,11 @@ _EVENT_STATE = {
 _TEST_RUNSTATE = {"running": 1, "blocked": 1, "paused": 3, "shutdown": 5, "shutoff": 5,
                   "crashed": 5, "pmsuspended": 3, "nostate": 5}
 ACTIONS = ("start", "shutdown", "reboot", "suspend", "resume", "destroy")
+_ACTIVE = ("running", "blocked", "paused", "shutdown", "pmsuspended")
+_ALLOWED_FROM = {"start": ("shutoff", "crashed", "nostate"),
+                 "shutdown": ("running", "blocked"), "reboot": ("running", "blocked"),
+                 "suspend": ("running", "blocked"), "resume": ("paused", "pmsuspended"),
+                 "destroy": _ACTIVE}
 _STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
           | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_INTERFACE
           | libvirt.VIR_DOMAIN_STATS_BLOCK)
@@ -411,13 +416,14 @@ class LibvirtHost(HostDriver):
             raise errors.InvalidInput(f"unknown server action {action!r}; "
                                       f"expected one of {', '.join(ACTIONS)}")
         dom = self._dom(ref)
-        with mapped(self.name, f"{action} {ref}"):
+        label = (self.find(ref) or {}).get("name", ref)
+        with mapped(self.name, f"{action} {label}"):
             st = state_name(dom.state()[0])
+            allowed = _ALLOWED_FROM[action]
+            if st not in allowed:
+                raise errors.Conflict(f"cannot {action} server {label} on {self.name}: it is "
+                                      f"{st} (needs {' or '.join(allowed)})")
             if action == "start":
-                if st in ("running", "blocked"):
-                    raise errors.Conflict(f"server {ref} is already running on {self.name}")
-                if st == "paused":
-                    raise errors.Conflict(f"server {ref} is paused on {self.name}: resume it")
                 dom.create()
             elif action == "shutdown":
                 dom.shutdown()
