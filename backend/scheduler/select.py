@@ -157,8 +157,8 @@ class Decision:
         n = self.spec.num_instances
         p = self.deciding_pass
         which = f"instance {len(self.passes)} of {n}" if n > 1 else "the instance"
-        if p is None:
-            return f"no valid host for {which}: no hosts"
+        if p is None or not p.candidates:
+            return f"no valid host for {which}: no hosts to choose from"
         for name, left in p.filters:
             if not left:
                 return f"no valid host for {which}: none left after {name}"
