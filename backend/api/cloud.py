@@ -21,7 +21,12 @@ class Cloud:
         from backend.api.hosts import HostsAPI
         from backend.api.servers import ServersAPI
 
+        from backend.api.identity import IdentityAPI
+        from backend.db import Database
+
         self.settings = settings
+        self.db = Database(settings.resolved_db_url())  # migrated to head on open
+        self.identity = IdentityAPI(settings, self.db)
         self.registry = HostRegistry(settings)
         self.hosts = HostsAPI(self)
         self.servers = ServersAPI(self)
@@ -64,18 +69,14 @@ class Cloud:
 
     # -- policy and audit: every API call goes through these two ----------------------
     def authorize(self, ctx: RequestContext, action: str, target: dict[str, Any] | None = None):
-        """Raise PolicyDenied unless ctx may do action on target."""
-        from backend.errors import PolicyDenied
-        if ctx is None:
-            raise PolicyDenied(f"{action}: no credentials")
-        if not ctx.is_admin and action.split(":")[0] in ("host",) and not action.endswith(
-                (":list", ":show")):
-            raise PolicyDenied(f"{action} denied: requires rule role:admin")
+        """Raise PolicyDenied unless ctx may do action on target (backend.identity.policy)."""
+        self.identity.policy.enforce(ctx, action, target)
 
     def audit(self, ctx: RequestContext, action: str, target: str | None, outcome: str,
               reason: str | None = None) -> None:
-        log.info("audit %s %s %s %s %s", ctx.user_name if ctx else None, action, target,
-                 outcome, reason or "")
+        """Append a record to the audit log (outcome: success, failure or denied)."""
+        self.identity.record(ctx, action, target, outcome, reason)
 
     def close(self) -> None:
         self.registry.close()
+        self.db.close()
