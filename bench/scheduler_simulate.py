@@ -36,12 +36,17 @@ def make_hosts(n: int, rnd: random.Random) -> list[HostState]:
     return hosts
 
 
-def make_requests(n: int, rnd: random.Random) -> list[RequestSpec]:
+def mixed_requests(n: int, rnd: random.Random) -> list[RequestSpec]:
     return [RequestSpec(flavor=rnd.choice(FLAVORS), az=rnd.choice((None, None, "az1")))
             for _ in range(n)]
 
 
-def measure(n_hosts: int, n_requests: int) -> tuple[float, float]:
+def worst_requests(n: int, rnd: random.Random) -> list[RequestSpec]:
+    """No AZ, the smallest flavor: nearly every host survives every filter and is weighed."""
+    return [RequestSpec(flavor=FLAVORS[0]) for _ in range(n)]
+
+
+def measure(n_hosts: int, n_requests: int, make_requests) -> tuple[float, float]:
     rnd = random.Random(n_hosts)
     hosts = make_hosts(n_hosts, rnd)
     requests = make_requests(n_requests, rnd)
@@ -57,18 +62,27 @@ def measure(n_hosts: int, n_requests: int) -> tuple[float, float]:
     return statistics.median(times) * 1000, times[int(len(times) * 0.95) - 1] * 1000
 
 
-def main() -> None:
-    n_requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    print(f"select() per request, default filters + RAMWeigher, {n_requests} requests each")
-    print(f"{'hosts':>8} {'median ms':>10} {'p95 ms':>8} {'us/host':>8} {'growth':>8}")
+def table(title: str, n_requests: int, make_requests) -> float:
+    print(f"\n{title}")
+    print(f"{'hosts':>8} {'median ms':>10} {'p95 ms':>8} {'us/host':>8}  growth")
     prev = None
     for n in SIZES:
-        median, p95 = measure(n, n_requests)
-        growth = "" if prev is None else f"x{median / prev[1]:.1f} (hosts x{n // prev[0]})"
-        print(f"{n:>8} {median:>10.3f} {p95:>8.3f} {median * 1000 / n:>8.3f} {growth:>8}")
+        median, p95 = measure(n, n_requests, make_requests)
+        growth = "" if prev is None else f"x{median / prev[1]:.1f} for x{n // prev[0]} hosts"
+        print(f"{n:>8} {median:>10.3f} {p95:>8.3f} {median * 1000 / n:>8.3f}  {growth}")
         prev = (n, median)
-    target = "meets" if prev[1] <= 2.0 else "MISSES"
-    print(f"target median <= 2 ms at 10,000 hosts: {target} ({prev[1]:.3f} ms)")
+    return prev[1]
+
+
+def main() -> None:
+    n_requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    print(f"Scheduler.select() per request: default filters + RAMWeigher, {n_requests} "
+          "requests per size")
+    mixed = table("mixed flavors, a third with an AZ", n_requests, mixed_requests)
+    worst = table("worst case: no AZ, smallest flavor", n_requests, worst_requests)
+    for name, value in (("mixed", mixed), ("worst case", worst)):
+        verdict = "meets" if value <= 2.0 else "MISSES"
+        print(f"target median <= 2 ms at 10,000 hosts ({name}): {verdict} ({value:.3f} ms)")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ multi-instance request are placed on private copies of the hosts they land on).
 """
 from __future__ import annotations
 
+import inspect
 import random
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from backend.errors import NoValidHost
+from backend.errors import ConfigError, NoValidHost
 from backend.scheduler import registry
 from backend.scheduler.config import SchedulerConfig
 from backend.scheduler.host_state import HostState
@@ -55,10 +56,19 @@ class _Weigher:
 
 
 def _instantiate(cls: type, config: SchedulerConfig):
+    """Built-ins (and plugins subclassing the bases) take the config; a plugin whose
+    constructor takes no argument is built without it."""
     try:
-        return cls(config)
-    except TypeError:
-        return cls()
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        params = ()
+    takes_config = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                       for p in params)
+    try:
+        return cls(config) if takes_config else cls()
+    except Exception as exc:
+        raise ConfigError(f"cannot create scheduler plugin {cls.__module__}.{cls.__name__}: "
+                          f"{exc}") from exc
 
 
 class Pass:
@@ -66,18 +76,26 @@ class Pass:
     rendered on first access, so a pass over 10,000 hosts costs only what picking needs.
     Reasons read the host states as they are then: read them before consuming."""
 
-    __slots__ = ("spec", "candidates", "ignored", "stages", "hosts", "totals", "chosen",
-                 "_rejected")
+    __slots__ = ("spec", "candidates", "ignored", "stages", "hosts", "scores", "chosen",
+                 "_rejected", "_totals")
 
-    def __init__(self, spec, candidates, ignored, stages, hosts, totals, chosen):
+    def __init__(self, spec, candidates, ignored, stages, hosts, scores, chosen, totals=None):
         self.spec = spec
         self.candidates = candidates  # hosts that entered the first filter
         self.ignored = ignored        # hosts dropped by spec.ignore_hosts
         self.stages = stages          # [(_Filter, hosts left after it)]
         self.hosts = hosts            # hosts that passed every filter
-        self.totals = totals          # their weights, same order
+        self.scores = scores          # [(multiplier, raw values, minval, span)] per weigher
         self.chosen = chosen          # the HostState picked, or None
         self._rejected = None
+        self._totals = totals
+
+    @property
+    def totals(self) -> list[float]:
+        """Each passing host's weight: sum of multiplier x normalised value, hosts' order."""
+        if self._totals is None:
+            self._totals = _totals(len(self.hosts), self.scores)
+        return self._totals
 
     @property
     def filters(self) -> list[tuple[str, list[str]]]:
@@ -236,32 +254,50 @@ class Scheduler:
             if left:
                 left = f.filter_all(left, spec)
             stages.append((f, left))
-        totals = self._weigh(left, spec)
+        scores = self._scores(left, spec)
+        totals = None
         chosen = None
         if left:
             size = self.config.host_subset_size
-            if size <= 1:
-                chosen = left[totals.index(max(totals))]
+            if size <= 1 and len(scores) <= 1:
+                # Normalising is monotonic: the best raw value is the best weight, and
+                # index() finds its first host, as a stable sort would.
+                if not scores:
+                    chosen = left[0]
+                else:
+                    mult, raw, _lo, _span = scores[0]
+                    chosen = left[raw.index(max(raw) if mult > 0 else min(raw))]
             else:
-                order = sorted(range(len(left)), key=totals.__getitem__, reverse=True)
-                chosen = left[self.rng.choice(order[:size])]
-        return Pass(spec, hosts, ignored, stages, left, totals, chosen)
+                totals = _totals(len(left), scores)
+                if size <= 1:
+                    chosen = left[totals.index(max(totals))]
+                else:
+                    order = sorted(range(len(left)), key=totals.__getitem__, reverse=True)
+                    chosen = left[self.rng.choice(order[:size])]
+        return Pass(spec, hosts, ignored, stages, left, scores, chosen, totals)
 
-    def _weigh(self, hosts: Sequence, spec: RequestSpec) -> list[float]:
-        n = len(hosts)
-        totals = [0.0] * n
-        if n == 0:
-            return totals
+    def _scores(self, hosts: Sequence, spec: RequestSpec) -> list[tuple]:
+        """Raw values of each weigher that tells hosts apart, with its normalising bounds."""
+        if not hosts:
+            return []
+        out = []
         for w in self.weighers:
+            if not w.multiplier:
+                continue
             raw = w.weigh_all(hosts, spec)
             lo, hi = min(raw), max(raw)
             if w.minval is not None and w.minval < lo:
                 lo = w.minval
             if w.maxval is not None and w.maxval > hi:
                 hi = w.maxval
-            if lo == hi or not w.multiplier:
+            if lo == hi:
                 continue  # every host normalises to 0
-            span = float(hi - lo)
-            mult = w.multiplier
-            totals = [t + (v - lo) / span * mult for t, v in zip(totals, raw)]
-        return totals
+            out.append((w.multiplier, raw, lo, float(hi - lo)))
+        return out
+
+
+def _totals(n: int, scores: list[tuple]) -> list[float]:
+    totals = [0.0] * n
+    for mult, raw, lo, span in scores:
+        totals = [t + (v - lo) / span * mult for t, v in zip(totals, raw)]
+    return totals

@@ -64,3 +64,30 @@ def test_plugin_listed_in_available_filters_is_enabled_by_class_name():
 def test_bad_config_fails_at_construction_naming_the_culprit(config, needle):
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
         Scheduler(config)
+
+
+class NoArgFilter:
+    """A duck-typed plugin: no base class, no config argument."""
+
+    def __init__(self):
+        self.built = True
+
+    def host_passes(self, host, spec):
+        return host.name != "b"
+
+
+class BrokenFilter(BaseHostFilter):
+    def __init__(self, config):
+        raise RuntimeError("needs a licence key")
+
+
+def test_duck_typed_plugin_without_config_works():
+    s = Scheduler({"enabled_filters": [f"{__name__}.NoArgFilter"]})
+    d = s.select(make_spec(), [make_host("a"), make_host("b")])
+    assert dict(d.filters)["NoArgFilter"] == ["a"]
+    assert d.rejected == {"b": "NoArgFilter: host rejected"}
+
+
+def test_plugin_failing_to_start_is_a_config_error():
+    with pytest.raises(ConfigError, match="BrokenFilter: needs a licence key"):
+        Scheduler({"enabled_filters": [f"{__name__}.BrokenFilter"]})

@@ -10,7 +10,7 @@ from backend.scheduler.filters import BaseHostFilter
 
 class CoreFilter(BaseHostFilter):
     def filter_all(self, hosts, spec):
-        requested = spec.flavor.vcpus
+        requested = float(spec.flavor.vcpus)
         return [h for h in hosts if h.max_vcpus_request >= requested]
 
     def reason(self, host, spec):

@@ -10,7 +10,7 @@ from backend.scheduler.filters import BaseHostFilter
 
 class DiskFilter(BaseHostFilter):
     def filter_all(self, hosts, spec):
-        requested = spec.flavor.disk_gb
+        requested = float(spec.flavor.disk_gb)
         return [h for h in hosts if h.max_disk_request_gb >= requested]
 
     def reason(self, host, spec):

@@ -10,7 +10,7 @@ from backend.scheduler.filters import BaseHostFilter
 
 class RamFilter(BaseHostFilter):
     def filter_all(self, hosts, spec):
-        requested = spec.flavor.memory_mb
+        requested = float(spec.flavor.memory_mb)
         return [h for h in hosts if h.max_ram_request_mb >= requested]
 
     def reason(self, host, spec):
