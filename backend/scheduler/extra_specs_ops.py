@@ -77,6 +77,6 @@ def compile_requirement(req: str) -> Callable[[Any], bool]:
     return lambda value: value is not None and method(value, operand)
 
 
-def match(value: Any, req: str) -> bool:
+def match(value: Any, req: object) -> bool:
     """Does ``value`` (a host capability or aggregate metadata value) satisfy ``req``?"""
-    return compile_requirement(req)(value)
+    return compile_requirement(str(req))(value)

@@ -26,8 +26,11 @@ class Flavor:
     def __post_init__(self) -> None:
         for f in ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap_mb"):
             check_number(getattr(self, f), f"flavor {f}")
-        if not isinstance(self.extra_specs, dict):
-            raise InvalidInput("flavor extra_specs must be an object of key: value strings")
+        if not isinstance(self.extra_specs, dict) or not all(
+                isinstance(k, str) and isinstance(v, (str, int, float, bool))
+                for k, v in self.extra_specs.items()):
+            raise InvalidInput("flavor extra_specs must be an object of key: value strings, "
+                               f"got {self.extra_specs!r}")
 
     @property
     def disk_gb(self) -> float:

@@ -140,3 +140,9 @@ def test_aggregate_extra_specs_any_aggregate_value_may_match():
                               {"name": "b", "metadata": {"tier": "silver"}}])
     assert AggregateInstanceExtraSpecsFilter().host_passes(
         h, make_spec(extra_specs={"tier": "silver"}))
+
+
+def test_non_string_extra_spec_values_compare_as_text():
+    h = make_host(aggregates=[{"name": "a", "metadata": {"ssd": True, "gen": 3}}])
+    assert AggregateInstanceExtraSpecsFilter().host_passes(
+        h, make_spec(extra_specs={"ssd": True, "gen": ">= 2"}))

@@ -118,3 +118,8 @@ def test_unknown_filter_is_a_config_error_and_non_json_is_invalid_input():
         parse_scenario("not json")
     with pytest.raises(InvalidInput, match="JSON object"):
         parse_scenario("[1, 2]")
+
+
+def test_extra_specs_must_be_scalars():
+    with pytest.raises(InvalidInput, match="extra_specs"):
+        simulate({"requests": [{"flavor": {"extra_specs": {"ssd": ["a"]}}}]})

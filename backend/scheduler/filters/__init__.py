@@ -30,7 +30,8 @@ BUILTIN = {
     "ServerGroupAffinityFilter":
         "backend.scheduler.filters.server_group.ServerGroupAffinityFilter",
     "AggregateInstanceExtraSpecsFilter":
-        "backend.scheduler.filters.aggregate_instance_extra_specs.AggregateInstanceExtraSpecsFilter",
+        "backend.scheduler.filters.aggregate_instance_extra_specs."
+        "AggregateInstanceExtraSpecsFilter",
     "NumInstancesFilter": "backend.scheduler.filters.num_instances.NumInstancesFilter",
 }
 

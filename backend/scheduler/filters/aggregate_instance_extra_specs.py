@@ -33,7 +33,7 @@ def _passes(metadata: dict[str, set[str]], reqs) -> bool:
 
 class AggregateInstanceExtraSpecsFilter(BaseHostFilter):
     def filter_all(self, hosts, spec):
-        reqs = [(key, compile_requirement(req)) for key, req in _requirements(spec)]
+        reqs = [(key, compile_requirement(str(req))) for key, req in _requirements(spec)]
         if not reqs:
             return hosts
         return [h for h in hosts if _passes(h.aggregate_metadata(), reqs)]
@@ -44,6 +44,6 @@ class AggregateInstanceExtraSpecsFilter(BaseHostFilter):
             values = metadata.get(key)
             if not values:
                 return f"no aggregate of the host sets {key!r} (flavor wants {req!r})"
-            if not any(compile_requirement(req)(v) for v in values):
+            if not any(compile_requirement(str(req))(v) for v in values):
                 return f"aggregates give {key}={sorted(values)}, flavor wants {req!r}"
         return "aggregate metadata does not match"

@@ -9,4 +9,6 @@ class ComputeFilter(BaseHostFilter):
         return [h for h in hosts if h.enabled]
 
     def reason(self, host, spec):
-        return f"host disabled ({host.disabled_reason})" if host.disabled_reason else "host disabled"
+        if host.disabled_reason:
+            return f"host disabled ({host.disabled_reason})"
+        return "host disabled"

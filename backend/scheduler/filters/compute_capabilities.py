@@ -41,7 +41,7 @@ def _lookup(capabilities: dict, path: list[str]):
 
 class ComputeCapabilitiesFilter(BaseHostFilter):
     def filter_all(self, hosts, spec):
-        reqs = [(path, compile_requirement(req)) for _key, path, req in _requirements(spec)]
+        reqs = [(path, compile_requirement(str(req))) for _key, path, req in _requirements(spec)]
         if not reqs:
             return hosts
         return [h for h in hosts
@@ -52,6 +52,6 @@ class ComputeCapabilitiesFilter(BaseHostFilter):
             value = _lookup(host.capabilities, path)
             if value is None:
                 return f"host does not report {':'.join(path)} (flavor wants {key}={req!r})"
-            if not compile_requirement(req)(value):
+            if not compile_requirement(str(req))(value):
                 return f"{':'.join(path)} is {value!r}, flavor wants {req!r}"
         return "capabilities do not match"
