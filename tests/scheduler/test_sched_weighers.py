@@ -76,3 +76,12 @@ def test_weighing_only_counts_hosts_that_passed():
                                                            enabled=False)]
     d = Scheduler({"enabled_filters": ["ComputeFilter"]}).select(make_spec(), hosts)
     assert d.weights == {"small": 1.0}
+
+
+def test_ties_keep_host_order_with_several_weighers():
+    hosts = [make_host(n, memory_mb=m, num_instances=k)
+             for n, m, k in (("p", 2000, 1), ("q", 4000, 2), ("r", 4000, 2), ("s", 2000, 1))]
+    d = Scheduler({**NO_FILTERS, "weighers": {"RAMWeigher": 1.0, "NumInstancesWeigher": 0.5}}
+                  ).select(make_spec(), hosts)
+    assert d.chosen == ["q"]
+    assert list(d.weights) == ["q", "r", "p", "s"]
