@@ -50,7 +50,7 @@ def test_destructive_needs_yes_and_changes_nothing(cli_env, capsys):
 
 def test_errors_are_specific(cli_env, capsys):
     code, _, err = run(capsys, "server", "start", "no-such-vm")
-    assert code == 3 and "no-such-vm" in json.loads(err)["message"]
+    assert code == 3 and "no-such-vm" in json.loads(err[err.index("{"):])["message"]
     code, _, err = run(capsys, "server", "list", "--host", "ghost")
     assert code == 3 and "ghost" in err
 
