@@ -7,6 +7,7 @@ may choose the ``fast`` profile through ``settings.password_hash_profile``.
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -71,6 +72,15 @@ def check_strength(password: object, username: str | None = None) -> str:
     if username and password.lower() == username.lower():
         raise InvalidInput("password too weak: it is the user name")
     return password
+
+
+def new_secret() -> str:
+    """256 random bits, URL-safe; never starting with '-', so that a token or secret given
+    on a command line is not mistaken for an option."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 
 
 def token_hash(token: str) -> str:

@@ -7,7 +7,6 @@ Every method runs in one transaction: on any error nothing is half-written.
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
@@ -20,7 +19,7 @@ from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound, PolicyDenied
 from backend.identity.models import (BUILTIN_ROLES, ApplicationCredential, Project, Role,
                                      RoleAssignment, Token, User, expand_roles)  # noqa: F401
-from backend.identity.passwords import Hasher, check_strength, make_hasher
+from backend.identity.passwords import Hasher, check_strength, make_hasher, new_secret
 from backend.validation import validate_name
 
 ADMIN_PROJECT = "admin"
@@ -374,7 +373,7 @@ class IdentityService:
                 raise InvalidInput("expiry must include a time zone")
             if expires_at <= self.clock():
                 raise InvalidInput("expiry is in the past")
-        secret = secrets.token_urlsafe(32)
+        secret = new_secret()
         with self.db.transaction() as s:
             if s.scalars(select(ApplicationCredential).where(
                     ApplicationCredential.user_id == user_id,

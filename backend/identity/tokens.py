@@ -1,6 +1,6 @@
 """Logging in and tokens.
 
-A token is 256 random bits (``secrets.token_urlsafe(32)``) handed to the client once; the
+A token is 256 random bits (``new_secret()``) handed to the client once; the
 database keeps only its SHA-256. Tokens are scoped to one project, expire after
 ``settings.token_lifetime_hours`` and can be revoked. Roles are read afresh at every
 validation, so removing a role or disabling a user takes effect at once.
@@ -10,7 +10,6 @@ is locked for ``lockout_minutes`` (15). Both are ``Settings`` attributes when pr
 """
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -20,7 +19,7 @@ from backend.api.context import RequestContext
 from backend.errors import AuthenticationFailed
 from backend.identity.models import (ApplicationCredential, Project, RoleAssignment, Token,
                                      User, expand_roles)
-from backend.identity.passwords import token_hash
+from backend.identity.passwords import new_secret, token_hash
 from backend.identity.service import IdentityService
 
 DEFAULT_LOCKOUT_FAILURES = 5
@@ -129,7 +128,7 @@ class Authenticator:
         expires = now + self.svc.token_lifetime()
         if cred is not None and cred.expires_at is not None:
             expires = min(expires, cred.expires_at)
-        secret = secrets.token_urlsafe(32)
+        secret = new_secret()
         tok = Token(id=token_hash(secret), user_id=user.id, project_id=proj.id,
                     credential_id=cred.id if cred else None, issued_at=now, expires_at=expires)
         s.add(tok)
