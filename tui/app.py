@@ -1,0 +1,100 @@
+"""The Textual App: a thin shell that registers the themes, remembers the chosen one and
+shows the dashboard (after a login screen, once identity provides one)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+import themes
+from themes.prefs import load_ui_state, save_ui_state
+from tui.workers import report_worker_failure
+
+log = logging.getLogger(__name__)
+
+#: A login screen factory: returns a Screen that dismisses with a RequestContext (or None).
+LoginFactory = Callable[["VirtstackApp"], Screen]
+
+
+class VirtstackApp(App):
+    TITLE = "virtstack"
+    CSS_PATH = themes.STYLESHEETS
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("t", "cycle_theme", "Theme"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+
+    def __init__(self, cloud, ctx, settings, *, theme: str | None = None,
+                 login: LoginFactory | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cloud = cloud
+        self.ctx = ctx
+        self.settings = settings
+        self.login = login
+        for t in themes.THEMES.values():
+            self.register_theme(t)
+        saved = load_ui_state(settings.state_dir).get("theme")
+        chosen = theme or saved or themes.DEFAULT_THEME
+        if chosen not in self.available_themes:
+            log.warning("unknown theme %r, using %s", chosen, themes.DEFAULT_THEME)
+            chosen = themes.DEFAULT_THEME
+        self._startup_theme: str | None = chosen
+        self.theme = chosen
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.ctx is None and self.login is not None:
+            self.push_screen(self.login(self), self._logged_in)
+        elif self.ctx is None:
+            self.exit(return_code=7, message="virtstack: not logged in")
+        else:
+            self.show_dashboard()
+
+    def _logged_in(self, ctx) -> None:
+        """The login hook: the login screen dismisses with a RequestContext (None = quit)."""
+        if ctx is None:
+            self.exit(return_code=7)
+            return
+        self.ctx = ctx
+        self.show_dashboard()
+
+    def show_dashboard(self) -> None:
+        from screens.dashboard import DashboardScreen
+        self.push_screen(DashboardScreen(self.cloud, self.ctx))
+
+    # -- themes ---------------------------------------------------------------------------
+    def action_cycle_theme(self) -> None:
+        self.theme = themes.next_theme(self.theme)
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def _theme_changed(self, theme) -> None:
+        # The theme chosen at start (maybe from --theme) is not a user's change: only
+        # later changes, from the key or the command palette, are remembered.
+        if self._startup_theme is not None and theme.name == self._startup_theme:
+            self._startup_theme = None
+            return
+        self._startup_theme = None
+        save_ui_state(self.settings.state_dir, theme=theme.name)
+
+    # -- failures of the App's own workers ------------------------------------------------------
+    def on_worker_state_changed(self, event) -> None:
+        report_worker_failure(self, event.worker, event.state)
+
+
+def run_tui(env) -> int:
+    """Entry from the CLI (``virtstack`` with no sub-command)."""
+    from backend.api.cloud import Cloud
+    # The TUI connects hosts in the background (Cloud.start_hosts), so it opens the Cloud
+    # without the CLI's blocking connect-all; the env closes it on exit.
+    if getattr(env, "_cloud", None) is None:
+        env._cloud = Cloud(env.settings, connect=False)
+    cloud = env.cloud
+    ctx = env.ctx
+    app = VirtstackApp(cloud, ctx, env.settings, theme=getattr(env.args, "theme", None))
+    app.run()
+    return app.return_code or 0
