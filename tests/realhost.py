@@ -1,0 +1,526 @@
+"""A real libvirt host on loopback, for integration tests.
+
+``RealHost(workdir).start()`` gives the tests a complete remote host on this
+machine: ``virtlogd`` + ``libvirtd`` (QEMU/TCG guests) reachable through an
+``sshd`` on ``127.0.0.1:PORT`` with key authentication and a host key that is
+really verified.  Everything it starts is stopped by PID; nothing else is.
+
+Design (decided after trying it on this machine, see FACTS.md):
+
+* The daemons ALWAYS run in a private mount namespace of their own, never in the
+  machine's.  An *anchor* process (``unshare -m --propagation private`` running
+  ``sleep``) owns the namespace; inside it a tmpfs covers ``/run/libvirt`` and
+  private copies of ``/etc/libvirt``, ``/var/lib/libvirt``, ``/var/log/libvirt``
+  and ``/var/cache/libvirt`` (under ``WORKDIR/root``) are bind-mounted over the
+  real ones.  Every daemon is started with ``nsenter -t ANCHOR -m``.  So:
+
+  - a system libvirtd already answering on ``/run/libvirt/libvirt-sock`` (or a
+    colleague's RealHost) never collides with ours and is never touched; the
+    "reuse it, do not stop it" branch is simply not needed;
+  - ``stop_libvirtd()`` is always allowed: it only ever stops our own daemon;
+  - sshd runs in the same namespace, so ``virt-ssh-helper`` on the "remote" side
+    of ``qemu+ssh://`` reaches *our* socket;
+  - when the last process of the namespace exits, its mounts vanish: nothing is
+    left mounted on the machine.
+
+* ``/dev/kvm``: when it is ``root:root 0600`` (as on these machines), libvirt
+  probes QEMU as root with KVM enabled, then finds that the qemu user
+  (libvirt-qemu, group kvm) cannot open /dev/kvm, declares the cached
+  capabilities invalid and probes AGAIN on every lookup: ~4 s each, 40+ s for
+  one ``createXML``.  Inside our namespace a private ``/dev/kvm`` node
+  (``root:kvm 0660``, on the /run/libvirt tmpfs) is bind-mounted over the real
+  one, so the cache stays valid; the machine's node is not touched.  Guests of
+  ``<domain type='qemu'>`` still run under TCG.
+
+* The network namespace is the machine's (sshd listens on 127.0.0.1 only).
+  Network autostart links are removed from the private ``/etc/libvirt`` copy so
+  our daemon never brings up a bridge; guests built by ``tiny_domain_xml`` have
+  no NIC.
+
+* Host-key verification: the OpenSSH transport of libvirt ignores
+  ``known_hosts=``, so the URI passes ``command=WRAPPER``; the wrapper execs
+  ``ssh -F /dev/null -o UserKnownHostsFile=KNOWN -o StrictHostKeyChecking=yes
+  -o BatchMode=yes "$@"``.  A changed host key is therefore a connection error.
+
+* ``stop_sshd()`` kills the listening sshd AND its per-connection children, so
+  open sessions drop like on a real outage (killing only the listener would
+  leave established sessions alive).  ``stop_libvirtd()`` stops libvirtd only;
+  running guests survive it, as with a real daemon restart.
+
+* ``stop()`` destroys the running guests through the local socket (so libvirt
+  cleans up its cgroups), then stops sshd, libvirtd, every other process left
+  in our namespace (qemu, virtlogd) and finally the anchor, each by PID:
+  SIGTERM, wait, SIGKILL.  The state is also written to ``WORKDIR/state.json``
+  so ``scripts/realhost.py stop WORKDIR`` can clean up after a killed run.
+
+API::
+
+    host = RealHost(tmpdir).start()
+    host.uri            # qemu+ssh://root@127.0.0.1:PORT/system?keyfile=K&command=W&no_tty=1
+    host.local_uri      # qemu+unix:///system?socket=/proc/ANCHOR/root/run/libvirt/libvirt-sock
+    host.port, host.keyfile, host.known_hosts, host.ssh_wrapper, host.workdir
+    host.stop_sshd(); host.start_sshd(); host.stop_libvirtd(); host.start_libvirtd()
+    host.stop()
+    tiny_domain_xml("name")  # 64 MiB TCG guest, serial console, no disk, no NIC
+
+The first connection to a fresh daemon takes 8-12 s (QEMU capability probe).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+VIRTLOGD = "/usr/sbin/virtlogd"
+LIBVIRTD = "/usr/sbin/libvirtd"
+SSHD = "/usr/sbin/sshd"
+REQUIRED_BINARIES = (VIRTLOGD, LIBVIRTD, SSHD, "/usr/bin/ssh", "/usr/bin/ssh-keygen",
+                     "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/virt-ssh-helper")
+
+# Machine directories replaced by private copies inside our mount namespace.
+PRIVATE_DIRS = ("/etc/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt")
+RUN_DIR = "/run/libvirt"
+SOCKET = RUN_DIR + "/libvirt-sock"
+
+
+class RealHostError(RuntimeError):
+    """The real host could not be started (the message says which step failed)."""
+
+
+def missing_requirements() -> list[str]:
+    """What keeps a RealHost from starting here: not root, or binaries missing."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not running as root")
+    problems += [f"{b} is missing" for b in REQUIRED_BINARIES if not os.access(b, os.X_OK)]
+    return problems
+
+
+def tiny_domain_xml(name: str, memory_mib: int = 64) -> str:
+    """A TCG guest that boots SeaBIOS only and prints on its serial console."""
+    dom = ET.Element("domain", type="qemu")
+    ET.SubElement(dom, "name").text = name
+    ET.SubElement(dom, "memory", unit="MiB").text = str(memory_mib)
+    ET.SubElement(dom, "vcpu").text = "1"
+    os_el = ET.SubElement(dom, "os")
+    ET.SubElement(os_el, "type", arch="x86_64", machine="pc").text = "hvm"
+    ET.SubElement(os_el, "bios", useserial="yes")
+    ET.SubElement(dom, "on_crash").text = "destroy"
+    devices = ET.SubElement(dom, "devices")
+    serial = ET.SubElement(devices, "serial", type="pty")
+    ET.SubElement(serial, "target", port="0")
+    console = ET.SubElement(devices, "console", type="pty")
+    ET.SubElement(console, "target", type="serial", port="0")
+    return ET.tostring(dom, encoding="unicode")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise RealHostError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def kill_pid(pid: int, timeout: float = 5.0) -> None:
+    """SIGTERM, wait up to `timeout`, then SIGKILL. Only ever called with our PIDs."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _alive(pid):
+                return
+            time.sleep(0.02)
+
+
+def _read_pidfile(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for kid in _children(todo.pop()):
+            out.append(kid)
+            todo.append(kid)
+    return out
+
+
+def _mnt_ns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def _pids_in_ns(ns: str, exclude: set[int]) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in exclude and _mnt_ns(int(entry)) == ns:
+            pids.append(int(entry))
+    return pids
+
+
+def _socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+def _ssh_banner(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            return s.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+_NS_SETUP = r"""
+set -e
+mount -t tmpfs -o mode=0755 tmpfs {run}
+for d in {dirs}; do mount --bind "$1$d" "$d"; done
+if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+    # Give our namespace a /dev/kvm the qemu user (group kvm) may open, see above.
+    mknod -m 0660 {run}/.realhost-kvm c $(stat -c '%t %T' /dev/kvm | \
+        while read a b; do echo $((0x$a)) $((0x$b)); done)
+    chgrp kvm {run}/.realhost-kvm
+    mount --bind {run}/.realhost-kvm /dev/kvm
+fi
+echo ready
+exec sleep infinity
+"""
+
+
+class RealHost:
+    """virtlogd + libvirtd + sshd on loopback in a private mount namespace."""
+
+    def __init__(self, workdir: str | os.PathLike, port: int | None = None):
+        self.workdir = Path(workdir).resolve()
+        self.port = port or 0
+        self.keyfile = self.workdir / "id_ed25519"
+        self.host_key = self.workdir / "ssh_host_ed25519_key"
+        self.authorized_keys = self.workdir / "authorized_keys"
+        self.sshd_config = self.workdir / "sshd_config"
+        self.known_hosts = self.workdir / "known_hosts"
+        self.ssh_wrapper = self.workdir / "ssh-wrapper"
+        self.root = self.workdir / "root"
+        self.pidfiles = {name: self.workdir / f"{name}.pid"
+                         for name in ("virtlogd", "libvirtd", "sshd")}
+        self.anchor_pid: int | None = None
+        self.mnt_ns: str | None = None
+        self._anchor: subprocess.Popen | None = None
+
+    # ---- what the tests use -------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        return self.remote_uri()
+
+    def remote_uri(self, driver: str = "qemu", path: str = "/system",
+                   known_hosts: str | os.PathLike | None = None) -> str:
+        """`DRIVER+ssh://root@127.0.0.1:PORT/PATH?keyfile=…&command=…&no_tty=1`.
+
+        `driver="test", path="/ABS/host.xml"` gives a test-driver host over ssh.
+        `known_hosts` checks the host key against another file (through a wrapper
+        written next to it), e.g. one holding a wrong key.
+        """
+        wrapper = self.ssh_wrapper
+        if known_hosts is not None:
+            wrapper = Path(f"{known_hosts}.ssh-wrapper")
+            self._write_wrapper(wrapper, Path(known_hosts))
+        query = urllib.parse.urlencode(
+            {"keyfile": str(self.keyfile), "command": str(wrapper), "no_tty": "1"}, safe="/")
+        return f"{driver}+ssh://root@127.0.0.1:{self.port}{path}?{query}"
+
+    @property
+    def socket_path(self) -> str:
+        """Our libvirtd's socket as seen from outside the namespace."""
+        return f"/proc/{self.anchor_pid}/root{SOCKET}"
+
+    @property
+    def local_uri(self) -> str:
+        return f"qemu+unix:///system?socket={self.socket_path}"
+
+    def start(self) -> "RealHost":
+        problems = missing_requirements()
+        if problems:
+            raise RealHostError("cannot start a real host: " + ", ".join(problems))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        atexit.register(self.stop)
+        try:
+            self._prepare_root()
+            self._start_anchor()
+            self.start_libvirtd()
+            self._make_keys()
+            self.start_sshd()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __enter__(self) -> "RealHost":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- daemons ------------------------------------------------------------
+
+    def start_libvirtd(self, timeout: float = 10.0) -> None:
+        """Start virtlogd (if not running) and libvirtd; wait for the socket."""
+        if not self._running("virtlogd"):
+            self._nsenter([VIRTLOGD, "-d", "-p", str(self.pidfiles["virtlogd"])])
+            _wait(lambda: self._running("virtlogd")
+                  and os.path.exists(f"/proc/{self.anchor_pid}/root{RUN_DIR}/virtlogd-sock"),
+                  timeout, "virtlogd")
+        if not self._running("libvirtd"):
+            self._nsenter([LIBVIRTD, "-d", "-p", str(self.pidfiles["libvirtd"])])
+        _wait(lambda: _socket_answers(self.socket_path), timeout, "the libvirtd socket")
+
+    def stop_libvirtd(self) -> None:
+        """Stop our libvirtd (guests keep running, as on a real daemon restart)."""
+        self._kill("libvirtd")
+
+    def start_sshd(self, timeout: float = 10.0) -> None:
+        if self._running("sshd"):
+            return
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        self._write_sshd_config()
+        self._nsenter([SSHD, "-f", str(self.sshd_config), "-E", str(self.workdir / "sshd.log")])
+        _wait(lambda: _ssh_banner(self.port), timeout, f"sshd on 127.0.0.1:{self.port}")
+        self._save_state()
+
+    def stop_sshd(self) -> None:
+        """Stop the listening sshd and drop every open session it spawned."""
+        pid = _read_pidfile(self.pidfiles["sshd"])
+        if pid is None or not self._ours(pid):
+            return
+        sessions = _descendants(pid)
+        kill_pid(pid)
+        for kid in sessions:
+            if self._ours(kid):
+                kill_pid(kid, timeout=2.0)
+        self.pidfiles["sshd"].unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """Stop everything this RealHost started, by PID; idempotent."""
+        atexit.unregister(self.stop)
+        if self.anchor_pid is None:
+            return
+        self._destroy_guests()
+        self.stop_sshd()
+        self._kill("libvirtd")
+        if self.mnt_ns:
+            for pid in _pids_in_ns(self.mnt_ns, exclude={self.anchor_pid, os.getpid()}):
+                kill_pid(pid, timeout=3.0)
+        self._kill("virtlogd")
+        kill_pid(self.anchor_pid)
+        if self._anchor is not None:
+            self._anchor.wait(timeout=5)
+        self.anchor_pid = None
+        (self.workdir / "state.json").unlink(missing_ok=True)
+
+    @classmethod
+    def from_state(cls, workdir: str | os.PathLike) -> "RealHost":
+        """The RealHost recorded in WORKDIR/state.json (to stop a leftover one)."""
+        host = cls(workdir)
+        state = json.loads((host.workdir / "state.json").read_text())
+        host.port = state["port"]
+        if _mnt_ns(state["anchor_pid"]) == state["mnt_ns"]:
+            host.anchor_pid, host.mnt_ns = state["anchor_pid"], state["mnt_ns"]
+        return host
+
+    # ---- internals ----------------------------------------------------------
+
+    def _prepare_root(self) -> None:
+        for d in PRIVATE_DIRS:
+            dest = self.root / d.lstrip("/")
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(d, dest, symlinks=True, copy_function=shutil.copy2)
+                _copy_owners(Path(d), dest)
+        for link in (self.root / "etc/libvirt/qemu/networks/autostart").glob("*"):
+            link.unlink()
+        os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)  # mount point for our tmpfs
+
+    def _start_anchor(self) -> None:
+        script = _NS_SETUP.format(run=RUN_DIR, dirs=" ".join(PRIVATE_DIRS))
+        self._anchor = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "--",
+             "sh", "-c", script, "realhost-anchor", str(self.root)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, text=True)
+        line = self._anchor.stdout.readline().strip()
+        if line != "ready":
+            err = self._anchor.stderr.read() if self._anchor.poll() is not None else ""
+            self._anchor.kill()
+            self._anchor.wait()
+            raise RealHostError(f"could not set up the private mount namespace: {err.strip()}")
+        self.anchor_pid = self._anchor.pid
+        self.mnt_ns = _mnt_ns(self.anchor_pid)
+        self._anchor.stdout.close()
+        self._anchor.stderr.close()
+        self._save_state()
+
+    def _nsenter(self, argv: list[str]) -> None:
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.anchor_pid), "-m", "--", *argv],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, timeout=60, start_new_session=True)
+        if result.returncode != 0:
+            raise RealHostError(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()}")
+
+    def _ours(self, pid: int) -> bool:
+        return self.mnt_ns is not None and _mnt_ns(pid) == self.mnt_ns
+
+    def _running(self, name: str) -> bool:
+        pid = _read_pidfile(self.pidfiles[name])
+        return pid is not None and _alive(pid) and self._ours(pid)
+
+    def _kill(self, name: str) -> None:
+        pid = _read_pidfile(self.pidfiles[name])
+        if pid is not None and self._ours(pid):
+            kill_pid(pid)
+        self.pidfiles[name].unlink(missing_ok=True)
+
+    def _destroy_guests(self) -> None:
+        if not self._running("libvirtd"):
+            return
+        try:
+            import libvirt
+        except ImportError:
+            return
+        try:
+            conn = libvirt.open(self.local_uri)
+        except libvirt.libvirtError:
+            return
+        try:
+            for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+                try:
+                    dom.destroy()
+                except libvirt.libvirtError:
+                    pass
+        finally:
+            conn.close()
+
+    def _make_keys(self) -> None:
+        for key in (self.keyfile, self.host_key):
+            if not key.exists():
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                                "virtstack-realhost", "-f", str(key)],
+                               check=True, stdin=subprocess.DEVNULL)
+        self.authorized_keys.write_text(Path(f"{self.keyfile}.pub").read_text())
+        self._write_wrapper(self.ssh_wrapper, self.known_hosts)
+
+    @staticmethod
+    def _write_wrapper(wrapper: Path, known_hosts: Path) -> None:
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            "# Host-key checking for libvirt's ssh transport (it ignores known_hosts=).\n"
+            f"exec ssh -F /dev/null -o UserKnownHostsFile={shlex.quote(str(known_hosts))}"
+            " -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes"
+            " -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=5 \"$@\"\n")
+        wrapper.chmod(0o755)
+
+    def host_key_line(self) -> str:
+        """The `known_hosts` line for our sshd (`[127.0.0.1]:PORT ssh-ed25519 AAAA…`)."""
+        kind, blob = Path(f"{self.host_key}.pub").read_text().split()[:2]
+        return f"[127.0.0.1]:{self.port} {kind} {blob}\n"
+
+    def _write_sshd_config(self) -> None:
+        self.sshd_config.write_text("\n".join([
+            f"ListenAddress 127.0.0.1:{self.port}",
+            f"HostKey {self.host_key}",
+            f"PidFile {self.pidfiles['sshd']}",
+            f"AuthorizedKeysFile {self.authorized_keys}",
+            "PermitRootLogin prohibit-password",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            "X11Forwarding no",
+            "AllowTcpForwarding no",
+            "PrintMotd no",
+            "MaxStartups 50:30:100",
+            "MaxSessions 50",
+            "LogLevel VERBOSE",
+            "",
+        ]))
+        self.known_hosts.write_text(self.host_key_line())
+
+    def _save_state(self) -> None:
+        state = {"anchor_pid": self.anchor_pid, "mnt_ns": self.mnt_ns, "port": self.port,
+                 "uri": self.uri if self.port else None}
+        (self.workdir / "state.json").write_text(json.dumps(state, indent=1) + "\n")
+
+
+def _copy_owners(src: Path, dest: Path) -> None:
+    """copytree keeps modes but not owners; libvirt-qemu owns parts of /var/lib/libvirt."""
+    for dirpath, dirnames, filenames in os.walk(src):
+        for name in [None, *dirnames, *filenames]:
+            s = Path(dirpath) / name if name else Path(dirpath)
+            st = s.lstat()
+            os.lchown(dest / s.relative_to(src), st.st_uid, st.st_gid)
