@@ -364,10 +364,6 @@ class IdentityService:
         wanted = set(roles) if roles else allowed
         if not wanted:
             raise InvalidInput("a credential needs at least one role")
-        extra = sorted(wanted - allowed)
-        if extra:
-            raise PolicyDenied(f"credential:create denied: role(s) {', '.join(extra)} are not "
-                               f"among your roles on this project ({', '.join(sorted(allowed))})")
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise InvalidInput("expiry must include a time zone")
@@ -379,7 +375,12 @@ class IdentityService:
                     ApplicationCredential.user_id == user_id,
                     ApplicationCredential.name == name)).first():
                 raise Conflict(f"you already have a credential named {name!r}")
-            role_rows = [self.role(s, r) for r in sorted(wanted)]
+            role_rows = [self.role(s, r) for r in sorted(wanted)]  # NotFound first
+            extra = sorted(wanted - allowed)
+            if extra:
+                raise PolicyDenied(f"credential:create denied: role(s) {', '.join(extra)} "
+                                   "are not among your roles on this project "
+                                   f"({', '.join(sorted(allowed))})")
             c = ApplicationCredential(name=name, description=description, user_id=user_id,
                                       project_id=project_id, secret_hash=self.hasher.hash(secret),
                                       expires_at=expires_at, roles=role_rows)
