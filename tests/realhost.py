@@ -7,21 +7,33 @@ really verified.  Everything it starts is stopped by PID; nothing else is.
 
 Design (decided after trying it on this machine, see FACTS.md):
 
-* The daemons ALWAYS run in a private mount namespace of their own, never in the
-  machine's.  An *anchor* process (``unshare -m --propagation private`` running
-  ``sleep``) owns the namespace; inside it a tmpfs covers ``/run/libvirt`` and
-  private copies of ``/etc/libvirt``, ``/var/lib/libvirt``, ``/var/log/libvirt``
-  and ``/var/cache/libvirt`` (under ``WORKDIR/root``) are bind-mounted over the
-  real ones.  Every daemon is started with ``nsenter -t ANCHOR -m``.  So:
+* By default the daemons run in a private mount namespace of their own, never
+  in the machine's.  An *anchor* process (``unshare -m --propagation private``
+  running ``sleep``) owns the namespace; inside it a tmpfs covers
+  ``/run/libvirt`` and private copies of ``/etc/libvirt``, ``/var/lib/libvirt``,
+  ``/var/log/libvirt`` and ``/var/cache/libvirt`` (under ``WORKDIR/root``) are
+  bind-mounted over the real ones.  Every daemon is started with
+  ``nsenter -t ANCHOR -m``.  So:
 
   - a system libvirtd already answering on ``/run/libvirt/libvirt-sock`` (or a
-    colleague's RealHost) never collides with ours and is never touched; the
-    "reuse it, do not stop it" branch is simply not needed;
+    colleague's RealHost running at the same time) never collides with ours
+    and is never touched;
   - ``stop_libvirtd()`` is always allowed: it only ever stops our own daemon;
   - sshd runs in the same namespace, so ``virt-ssh-helper`` on the "remote" side
     of ``qemu+ssh://`` reaches *our* socket;
   - when the last process of the namespace exits, its mounts vanish: nothing is
-    left mounted on the machine.
+    left mounted on the machine.  Our libvirtd logs warnings to
+    ``WORKDIR/root/var/log/libvirt/libvirtd.log`` (``host.libvirtd_log``).
+
+* Fallback, the machine's namespace: when ``unshare`` is not permitted (a
+  container without CAP_SYS_ADMIN) or with ``private=False`` /
+  ``VIRTSTACK_REALHOST_PRIVATE=0``.  Then a libvirtd already answering on
+  ``/run/libvirt/libvirt-sock`` is reused and never stopped:
+  ``host.owns_libvirtd`` is False and ``stop_libvirtd()`` raises, so a test that
+  needs to stop the daemon skips on that.  Otherwise virtlogd/libvirtd are
+  started on the machine and recorded by (PID, start time).
+  ``private=True`` / ``VIRTSTACK_REALHOST_PRIVATE=1`` make a namespace failure
+  an error instead.
 
 * ``/dev/kvm``: when it is ``root:root 0600`` (as on these machines), libvirt
   probes QEMU as root with KVM enabled, then finds that the qemu user
@@ -55,10 +67,14 @@ Design (decided after trying it on this machine, see FACTS.md):
 
 API::
 
-    host = RealHost(tmpdir).start()
+    host = RealHost(tmpdir).start()            # or: with RealHost(tmpdir) as host:
     host.uri            # qemu+ssh://root@127.0.0.1:PORT/system?keyfile=K&command=W&no_tty=1
     host.local_uri      # qemu+unix:///system?socket=/proc/ANCHOR/root/run/libvirt/libvirt-sock
+    host.remote_uri(driver="test", path="/ABS/host.xml")   # other drivers over the same sshd
+    host.remote_uri(known_hosts=OTHER_FILE)    # same host, checked against another file
     host.port, host.keyfile, host.known_hosts, host.ssh_wrapper, host.workdir
+    host.host_key_line()  # "[127.0.0.1]:PORT ssh-ed25519 AAAA…" (for paramiko, too)
+    host.owns_libvirtd, host.private, host.libvirtd_log, host.sshd_log
     host.stop_sshd(); host.start_sshd(); host.stop_libvirtd(); host.start_libvirtd()
     host.stop()
     tiny_domain_xml("name")  # 64 MiB TCG guest, serial console, no disk, no NIC
@@ -78,6 +94,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -203,6 +220,15 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _start_time(pid: int) -> str:
+    """Field 22 of /proc/PID/stat: tells a PID from a later process reusing it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 def _mnt_ns(pid: int) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/ns/mnt")
@@ -252,9 +278,10 @@ exec sleep infinity
 
 
 class RealHost:
-    """virtlogd + libvirtd + sshd on loopback in a private mount namespace."""
+    """virtlogd + libvirtd + sshd on loopback, by default in a private mount namespace."""
 
-    def __init__(self, workdir: str | os.PathLike, port: int | None = None):
+    def __init__(self, workdir: str | os.PathLike, port: int | None = None,
+                 private: bool | None = None):
         self.workdir = Path(workdir).resolve()
         self.port = port or 0
         self.keyfile = self.workdir / "id_ed25519"
@@ -264,11 +291,19 @@ class RealHost:
         self.known_hosts = self.workdir / "known_hosts"
         self.ssh_wrapper = self.workdir / "ssh-wrapper"
         self.root = self.workdir / "root"
+        self.libvirtd_log = self.root / "var/log/libvirt/libvirtd.log"
+        self.sshd_log = self.workdir / "sshd.log"
         self.pidfiles = {name: self.workdir / f"{name}.pid"
                          for name in ("virtlogd", "libvirtd", "sshd")}
+        if private is None and os.environ.get("VIRTSTACK_REALHOST_PRIVATE"):
+            private = os.environ["VIRTSTACK_REALHOST_PRIVATE"] != "0"
+        self.want_private = private  # None: private namespace if the kernel allows it
+        self.private = False         # set by start(): True once our namespace is up
+        self.owns_libvirtd = False   # False only when an existing daemon is reused
         self.anchor_pid: int | None = None
         self.mnt_ns: str | None = None
         self._anchor: subprocess.Popen | None = None
+        self._started: dict[str, tuple[int, str]] = {}  # machine mode: name -> (pid, starttime)
 
     # ---- what the tests use -------------------------------------------------
 
@@ -294,28 +329,40 @@ class RealHost:
 
     @property
     def socket_path(self) -> str:
-        """Our libvirtd's socket as seen from outside the namespace."""
-        return f"/proc/{self.anchor_pid}/root{SOCKET}"
+        """Our libvirtd's socket as seen from this process (outside the namespace)."""
+        if self.private:
+            return f"/proc/{self.anchor_pid}/root{SOCKET}"
+        return SOCKET
 
     @property
     def local_uri(self) -> str:
+        """A direct (no ssh) connection to the same daemon."""
         return f"qemu+unix:///system?socket={self.socket_path}"
 
-    def start(self) -> "RealHost":
+    def start(self, stop_at_exit: bool = True) -> "RealHost":
+        """Start everything; `stop_at_exit=False` leaves it running (scripts/realhost.py)."""
         problems = missing_requirements()
         if problems:
             raise RealHostError("cannot start a real host: " + ", ".join(problems))
         self.workdir.mkdir(parents=True, exist_ok=True)
         atexit.register(self.stop)
         try:
-            self._prepare_root()
-            self._start_anchor()
+            if self.want_private is not False:
+                try:
+                    self._prepare_root()
+                    self._start_anchor()
+                except RealHostError as exc:
+                    if self.want_private:
+                        raise
+                    warnings.warn(f"{exc}; running in the machine's mount namespace")
             self.start_libvirtd()
             self._make_keys()
             self.start_sshd()
         except BaseException:
             self.stop()
             raise
+        if not stop_at_exit:
+            atexit.unregister(self.stop)
         return self
 
     def __enter__(self) -> "RealHost":
@@ -328,17 +375,24 @@ class RealHost:
 
     def start_libvirtd(self, timeout: float = 10.0) -> None:
         """Start virtlogd (if not running) and libvirtd; wait for the socket."""
-        if not self._running("virtlogd"):
-            self._nsenter([VIRTLOGD, "-d", "-p", str(self.pidfiles["virtlogd"])])
-            _wait(lambda: self._running("virtlogd")
-                  and os.path.exists(f"/proc/{self.anchor_pid}/root{RUN_DIR}/virtlogd-sock"),
-                  timeout, "virtlogd")
+        if not self.private and not self._running("libvirtd") and _socket_answers(SOCKET):
+            self.owns_libvirtd = False  # somebody else's daemon: use it, never stop it
+            return
+        if not self._running("virtlogd") and not (
+                not self.private and _socket_answers(RUN_DIR + "/virtlogd-sock")):
+            self._spawn("virtlogd", [VIRTLOGD, "-d", "-p", str(self.pidfiles["virtlogd"])])
+            _wait(lambda: _socket_answers(self._path(RUN_DIR + "/virtlogd-sock")),
+                  timeout, "the virtlogd socket")
         if not self._running("libvirtd"):
-            self._nsenter([LIBVIRTD, "-d", "-p", str(self.pidfiles["libvirtd"])])
+            self._spawn("libvirtd", [LIBVIRTD, "-d", "-p", str(self.pidfiles["libvirtd"])])
+        self.owns_libvirtd = True
         _wait(lambda: _socket_answers(self.socket_path), timeout, "the libvirtd socket")
 
     def stop_libvirtd(self) -> None:
         """Stop our libvirtd (guests keep running, as on a real daemon restart)."""
+        if not self.owns_libvirtd:
+            raise RealHostError("libvirtd was already running before this RealHost: "
+                                "it is not ours to stop (see RealHost.owns_libvirtd)")
         self._kill("libvirtd")
 
     def start_sshd(self, timeout: float = 10.0) -> None:
@@ -348,38 +402,41 @@ class RealHost:
         if not self.port:
             self.port = free_port()
         self._write_sshd_config()
-        self._nsenter([SSHD, "-f", str(self.sshd_config), "-E", str(self.workdir / "sshd.log")])
+        self._spawn("sshd", [SSHD, "-f", str(self.sshd_config), "-E", str(self.sshd_log)])
         _wait(lambda: _ssh_banner(self.port), timeout, f"sshd on 127.0.0.1:{self.port}")
         self._save_state()
 
     def stop_sshd(self) -> None:
         """Stop the listening sshd and drop every open session it spawned."""
         pid = _read_pidfile(self.pidfiles["sshd"])
-        if pid is None or not self._ours(pid):
+        if pid is None or not self._ours("sshd", pid):
             return
-        sessions = _descendants(pid)
+        sessions = _descendants(pid)  # children of OUR listener: ours by construction
         kill_pid(pid)
         for kid in sessions:
-            if self._ours(kid):
-                kill_pid(kid, timeout=2.0)
+            kill_pid(kid, timeout=2.0)
         self.pidfiles["sshd"].unlink(missing_ok=True)
 
     def stop(self) -> None:
         """Stop everything this RealHost started, by PID; idempotent."""
         atexit.unregister(self.stop)
-        if self.anchor_pid is None:
-            return
-        self._destroy_guests()
+        if self.owns_libvirtd:
+            self._destroy_guests()
         self.stop_sshd()
         self._kill("libvirtd")
-        if self.mnt_ns:
-            for pid in _pids_in_ns(self.mnt_ns, exclude={self.anchor_pid, os.getpid()}):
-                kill_pid(pid, timeout=3.0)
+        if self.private and self.mnt_ns:
+            exclude = {os.getpid()} | ({self.anchor_pid} if self.anchor_pid else set())
+            for pid in _pids_in_ns(self.mnt_ns, exclude=exclude):
+                if pid != _read_pidfile(self.pidfiles["virtlogd"]):
+                    kill_pid(pid, timeout=3.0)  # qemu guests, helpers
         self._kill("virtlogd")
-        kill_pid(self.anchor_pid)
+        if self.anchor_pid is not None:
+            kill_pid(self.anchor_pid)
         if self._anchor is not None:
             self._anchor.wait(timeout=5)
+            self._anchor = None
         self.anchor_pid = None
+        self.owns_libvirtd = False
         (self.workdir / "state.json").unlink(missing_ok=True)
 
     @classmethod
@@ -388,11 +445,24 @@ class RealHost:
         host = cls(workdir)
         state = json.loads((host.workdir / "state.json").read_text())
         host.port = state["port"]
-        if _mnt_ns(state["anchor_pid"]) == state["mnt_ns"]:
-            host.anchor_pid, host.mnt_ns = state["anchor_pid"], state["mnt_ns"]
+        host.private = state["private"]
+        host.mnt_ns = state["mnt_ns"]
+        host.owns_libvirtd = state["owns_libvirtd"]
+        host._started = {k: tuple(v) for k, v in state["started"].items()}
+        if state["anchor_pid"] and _mnt_ns(state["anchor_pid"]) == state["mnt_ns"]:
+            host.anchor_pid = state["anchor_pid"]
         return host
 
+    def host_key_line(self) -> str:
+        """The `known_hosts` line for our sshd (`[127.0.0.1]:PORT ssh-ed25519 AAAA…`)."""
+        kind, blob = Path(f"{self.host_key}.pub").read_text().split()[:2]
+        return f"[127.0.0.1]:{self.port} {kind} {blob}\n"
+
     # ---- internals ----------------------------------------------------------
+
+    def _path(self, path: str) -> str:
+        """A path inside our namespace, as seen from this process."""
+        return f"/proc/{self.anchor_pid}/root{path}" if self.private else path
 
     def _prepare_root(self) -> None:
         for d in PRIVATE_DIRS:
@@ -403,6 +473,8 @@ class RealHost:
                 _copy_owners(Path(d), dest)
         for link in (self.root / "etc/libvirt/qemu/networks/autostart").glob("*"):
             link.unlink()
+        with open(self.root / "etc/libvirt/libvirtd.conf", "a") as conf:
+            conf.write('\n# virtstack RealHost\nlog_outputs="3:file:/var/log/libvirt/libvirtd.log"\n')
         os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)  # mount point for our tmpfs
 
     def _start_anchor(self) -> None:
@@ -414,38 +486,49 @@ class RealHost:
             start_new_session=True, text=True)
         line = self._anchor.stdout.readline().strip()
         if line != "ready":
-            err = self._anchor.stderr.read() if self._anchor.poll() is not None else ""
             self._anchor.kill()
+            err = self._anchor.stderr.read()
             self._anchor.wait()
-            raise RealHostError(f"could not set up the private mount namespace: {err.strip()}")
+            self._anchor = None
+            raise RealHostError(f"could not set up a private mount namespace: {err.strip()}")
         self.anchor_pid = self._anchor.pid
         self.mnt_ns = _mnt_ns(self.anchor_pid)
+        self.private = True
         self._anchor.stdout.close()
         self._anchor.stderr.close()
         self._save_state()
 
-    def _nsenter(self, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        if self.private:
+            argv = ["nsenter", "-t", str(self.anchor_pid), "-m", "--", *argv]
+        self.pidfiles[name].unlink(missing_ok=True)
         result = subprocess.run(
-            ["nsenter", "-t", str(self.anchor_pid), "-m", "--", *argv],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, timeout=60, start_new_session=True)
         if result.returncode != 0:
-            raise RealHostError(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()}")
+            raise RealHostError(f"{name} failed ({result.returncode}): {result.stderr.strip()}")
+        pid = _wait(lambda: _read_pidfile(self.pidfiles[name]), 5, f"{name}'s pidfile")
+        self._started[name] = (pid, _start_time(pid))
+        self._save_state()
 
-    def _ours(self, pid: int) -> bool:
-        return self.mnt_ns is not None and _mnt_ns(pid) == self.mnt_ns
+    def _ours(self, name: str, pid: int) -> bool:
+        if self.private:
+            return self.mnt_ns is not None and _mnt_ns(pid) == self.mnt_ns
+        return self._started.get(name) == (pid, _start_time(pid))
 
     def _running(self, name: str) -> bool:
         pid = _read_pidfile(self.pidfiles[name])
-        return pid is not None and _alive(pid) and self._ours(pid)
+        return pid is not None and _alive(pid) and self._ours(name, pid)
 
     def _kill(self, name: str) -> None:
         pid = _read_pidfile(self.pidfiles[name])
-        if pid is not None and self._ours(pid):
+        if pid is not None and self._ours(name, pid):
             kill_pid(pid)
-        self.pidfiles[name].unlink(missing_ok=True)
+            self.pidfiles[name].unlink(missing_ok=True)
+        self._started.pop(name, None)
 
     def _destroy_guests(self) -> None:
+        """Destroy the guests of OUR daemon so that libvirt cleans up after them."""
         if not self._running("libvirtd"):
             return
         try:
@@ -484,11 +567,6 @@ class RealHost:
             " -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=5 \"$@\"\n")
         wrapper.chmod(0o755)
 
-    def host_key_line(self) -> str:
-        """The `known_hosts` line for our sshd (`[127.0.0.1]:PORT ssh-ed25519 AAAA…`)."""
-        kind, blob = Path(f"{self.host_key}.pub").read_text().split()[:2]
-        return f"[127.0.0.1]:{self.port} {kind} {blob}\n"
-
     def _write_sshd_config(self) -> None:
         self.sshd_config.write_text("\n".join([
             f"ListenAddress 127.0.0.1:{self.port}",
@@ -512,8 +590,9 @@ class RealHost:
         self.known_hosts.write_text(self.host_key_line())
 
     def _save_state(self) -> None:
-        state = {"anchor_pid": self.anchor_pid, "mnt_ns": self.mnt_ns, "port": self.port,
-                 "uri": self.uri if self.port else None}
+        state = {"anchor_pid": self.anchor_pid, "mnt_ns": self.mnt_ns, "private": self.private,
+                 "owns_libvirtd": self.owns_libvirtd, "started": self._started,
+                 "port": self.port, "uri": self.uri if self.port else None}
         (self.workdir / "state.json").write_text(json.dumps(state, indent=1) + "\n")
 
 
