@@ -473,8 +473,11 @@ class RealHost:
                 _copy_owners(Path(d), dest)
         for link in (self.root / "etc/libvirt/qemu/networks/autostart").glob("*"):
             link.unlink()
-        with open(self.root / "etc/libvirt/libvirtd.conf", "a") as conf:
-            conf.write('\n# virtstack RealHost\nlog_outputs="3:file:/var/log/libvirt/libvirtd.log"\n')
+        conf = self.root / "etc/libvirt/libvirtd.conf"
+        if "# virtstack RealHost" not in conf.read_text():
+            with open(conf, "a") as f:
+                f.write('\n# virtstack RealHost\n'
+                        'log_outputs="3:file:/var/log/libvirt/libvirtd.log"\n')
         os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)  # mount point for our tmpfs
 
     def _start_anchor(self) -> None:
