@@ -456,6 +456,6 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
             if message.action == "delete":
                 vols = sum(len(r.get("deleted_volumes") or []) for r in message.rows)
                 extra = f" and {vols} volume{'s' if vols != 1 else ''}" if vols else ""
-            self.notify(f"{verb} {what}{extra}.", timeout=4)
+            self.notify(f"{verb} {what}{extra}.", timeout=4, markup=False)
         self._hosts_changed()
         self._update_status()

@@ -39,8 +39,8 @@ class FailureNotifier:
             log.info("worker %s failed again: %s", worker.name, message)
             return
         self._last[message] = now
-        title = (worker.group or worker.name or "error").split(":")[0].replace("-", " ")
-        app.notify(message, title=title.capitalize(), severity="error", timeout=8)
+        title = f"{(worker.name or 'task').capitalize()} failed"
+        app.notify(message, title=title, severity="error", timeout=8, markup=False)
 
 
 def report_worker_failure(app, worker: Worker, state: WorkerState) -> None:

@@ -32,7 +32,7 @@ class HostCard(Static):
 
     DEFAULT_CSS = """
     HostCard { height: auto; padding: 0 1; margin: 0 0 1 0; }
-    HostsPanel.-compact HostCard { margin: 0; }
+    HostCard.-compact { margin: 0; }
     """
 
     info: reactive[dict[str, Any]] = reactive(dict, always_update=True, layout=True)
@@ -96,6 +96,7 @@ class HostsPanel(VerticalScroll, can_focus=False):
         self.set_class(compact, "-compact")
         for c in self.query(HostCard):
             c.compact = compact
+            c.set_class(compact, "-compact")
 
     def update_hosts(self, hosts: list[dict[str, Any]],
                      states: dict[str, str] | None = None) -> None:

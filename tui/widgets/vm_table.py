@@ -21,7 +21,7 @@ COLUMNS: list[tuple[str, str, int | None]] = [
     ("name", "Name", None),
     ("host", "Host", None),
     ("state", "State", 11),
-    ("vcpus", "vCPU", 5),
+    ("vcpus", "vCPU", 6),
     ("mem", "Memory", 9),
     ("cpu", "CPU %", 7),
 ]
@@ -71,9 +71,11 @@ class VMTable(DataTable):
 
     BINDINGS = [
         Binding("space", "toggle_mark", "Mark", key_display="space"),
+        Binding("home,g", "first_row", "First", show=False),
+        Binding("end,G", "last_row", "Last", show=False),
     ]
 
-    class ViewChanged(Message):
+    class ViewChanged(Message, namespace="vm_table"):
         """The view's size, marks, filter or order changed (for a status line)."""
 
         def __init__(self, table: "VMTable") -> None:
@@ -295,6 +297,14 @@ class VMTable(DataTable):
         if self.cursor_row < len(self.order) - 1:
             self.move_cursor(row=self.cursor_row + 1)
         self.post_message(self.ViewChanged(self))
+
+    def action_first_row(self) -> None:
+        if self.order:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.order:
+            self.move_cursor(row=len(self.order) - 1)
 
     def clear_marks(self) -> None:
         marked, self.marked = self.marked, set()

@@ -1,0 +1,30 @@
+"""Helpers for driving the TUI in tests."""
+from __future__ import annotations
+
+import time
+
+
+async def wait_for(pilot, predicate, timeout: float = 5.0, what: str = "condition"):
+    """Let the app run until ``predicate()`` holds (events and workers are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def loaded(pilot, count: int = 20):
+    """Wait until the dashboard shows every demo server."""
+    from screens.dashboard import DashboardScreen
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
+                   and len(pilot.app.screen.table.order) == count, what="all rows")
+    await pilot.pause()
+    return pilot.app.screen
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text (modal screens included)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text for strip in strips)

@@ -1,0 +1,302 @@
+"""The dashboard driven as a user: keys in, then what the screen and the backend hold."""
+from __future__ import annotations
+
+import json
+
+from screens.confirm import ConfirmScreen
+from screens.delete_server import DeleteServerScreen
+from screens.vm_detail import VMDetailScreen
+from tests.tui.helpers import loaded, screen_text, wait_for
+
+
+def put_cursor(screen, name: str, host: str | None = None) -> str:
+    table = screen.table
+    uuid = next(u for u, r in table.servers.items()
+                if r["name"] == name and (host is None or r["host"] == host))
+    assert table.select_uuid(uuid)
+    return uuid
+
+
+async def test_rows_and_hosts_appear(make_app, cloud):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        await wait_for(pilot, lambda: all(s == "connected"
+                                          for s in screen.host_states.values()))
+        await wait_for(pilot, lambda: "VMs  4 running / 5" in screen_text(app),
+                       what="host summaries")
+        text = screen_text(app)
+        for name in ("web-01", "db-01", "worker-02"):
+            assert name in text
+        assert "node1" in text and "node3" in text
+        assert "20 servers" in text
+        # Rows are sorted by name by default.
+        names = [screen.table.servers[u]["name"] for u in screen.table.order]
+        assert names == sorted(names)
+
+
+async def test_already_connected_cloud(make_app, settings, ctx):
+    """A Cloud whose hosts connected before the App started (no events to wait for)."""
+    from backend.api.cloud import Cloud
+    from tui.app import VirtstackApp
+    cloud = Cloud(settings)  # connects every host synchronously
+    try:
+        app = VirtstackApp(cloud, ctx, settings)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await loaded(pilot)
+            assert set(screen.host_states.values()) == {"connected"}
+    finally:
+        cloud.close()
+
+
+async def test_shutdown_key_stops_the_server(make_app, cloud):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        uuid = put_cursor(screen, "web-01")
+        assert cloud.registry.get("node1").find("web-01")["state"] == "running"
+        await pilot.press("o")
+        await wait_for(pilot, lambda: cloud.registry.get("node1").find("web-01")["state"]
+                       in ("shutoff", "shutdown"), what="backend state")
+        await wait_for(pilot, lambda: screen.table.servers[uuid]["state"]
+                       in ("shutoff", "shutdown"), what="table state")
+        assert str(screen.table.get_cell(uuid, "state")) in ("shutoff", "shutdown")
+        await pilot.press("s")  # and start it again
+        await wait_for(pilot, lambda: screen.table.servers[uuid]["state"] == "running")
+        assert cloud.registry.get("node1").find("web-01")["state"] == "running"
+
+
+async def test_force_off_asks_first(make_app, cloud):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        put_cursor(screen, "web-01")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # cancelled: nothing happens
+        await pilot.pause(0.3)
+        assert cloud.registry.get("node1").find("web-01")["state"] == "running"
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "web-01" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: cloud.registry.get("node1").find("web-01")["state"]
+                       == "shutoff", what="forced off")
+
+
+async def test_filter_narrows_rows(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.press("slash")
+        assert app.focused.id == "filter"
+        await pilot.press(*"web")
+        await wait_for(pilot, lambda: len(screen.table.order) == 2, what="filtered rows")
+        assert {screen.table.servers[u]["name"] for u in screen.table.order} == {
+            "web-01", "web-02"}
+        text = screen_text(app)
+        assert "db-01" not in text and "web-02" in text
+        await wait_for(pilot, lambda: "2 of 20 servers" in screen_text(app), what="status")
+        # Words narrow further: host and state.
+        await pilot.press("space", *"node3")
+        await wait_for(pilot, lambda: len(screen.table.order) == 1)
+        await pilot.press("enter")  # back to the table, filter kept
+        assert app.focused is screen.table
+        await pilot.press("escape")  # clears the filter
+        await wait_for(pilot, lambda: len(screen.table.order) == 20)
+
+
+async def test_sort_keys_and_header_click(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.table
+        await pilot.press("4")  # vCPUs ascending
+        vcpus = [table.servers[u]["vcpus"] for u in table.order]
+        assert vcpus == sorted(vcpus)
+        await pilot.press("4")  # again: descending
+        vcpus = [table.servers[u]["vcpus"] for u in table.order]
+        assert vcpus == sorted(vcpus, reverse=True)
+        assert "vCPU ▼" in screen_text(app)
+        # Clicking the Host header sorts by host.
+        table.post_message(table.HeaderSelected(table, table._column_key("host"), 2,
+                                                table.columns[table._column_key("host")].label))
+        await pilot.pause()
+        hosts = [table.servers[u]["host"] for u in table.order]
+        assert hosts == sorted(hosts) and table.sort_column == "host"
+
+
+async def test_marks_apply_bulk_action(make_app, cloud):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        running = [(r["name"], r["host"]) for r in screen.table.servers.values()
+                   if r["state"] == "running"][:2]
+        for name, host in running:
+            put_cursor(screen, name, host)
+            await pilot.press("space")
+        assert len(screen.table.marked) == 2
+        await wait_for(pilot, lambda: "2 marked" in screen_text(app), what="status")
+        await pilot.press("p")  # pause both
+        await wait_for(pilot, lambda: all(
+            cloud.registry.get(h).find(n)["state"] == "paused" for n, h in running),
+            what="both paused")
+        await pilot.press("u")  # resume both
+        await wait_for(pilot, lambda: all(
+            cloud.registry.get(h).find(n)["state"] == "running" for n, h in running))
+        await pilot.press("escape")
+        assert not screen.table.marked
+
+
+async def test_delete_cancelled_changes_nothing(make_app, cloud):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        uuid = put_cursor(screen, "db-01")
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeleteServerScreen))
+        await pilot.press("enter")  # Cancel has the focus
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, DeleteServerScreen)
+        assert cloud.registry.get("node1").find("db-01") is not None
+        assert uuid in screen.table.servers and len(screen.table.order) == 20
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeleteServerScreen))
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert cloud.registry.get("node1").find("db-01") is not None
+
+
+async def test_delete_with_volumes(make_app, cloud, ctx):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        uuid = put_cursor(screen, "db-01")
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeleteServerScreen))
+        await pilot.press("v")  # tick "also delete volumes"
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: cloud.registry.get("node1").find("db-01") is None,
+                       what="deleted on the host")
+        await wait_for(pilot, lambda: uuid not in screen.table.servers)
+        assert len(screen.table.order) == 19
+        vols = cloud.registry.get("node1").conn().storagePoolLookupByName(
+            "default").listVolumes()
+        assert "db-01.qcow2" not in vols and "web-01.qcow2" in vols
+
+
+async def test_failure_becomes_a_notification(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        put_cursor(screen, "web-01")
+        await pilot.press("s")  # already running: the backend says so
+        await wait_for(pilot, lambda: any("web-01" in n.message and "running" in n.message
+                                          for n in app._notifications), what="notification")
+        note = next(n for n in app._notifications if "web-01" in n.message)
+        assert note.severity == "error" and "start" in note.title.lower()
+        assert app.screen is screen  # still usable
+
+
+async def test_enter_opens_details(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        put_cursor(screen, "web-01")
+        screen.table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, VMDetailScreen))
+        await wait_for(pilot, lambda: "web-01.qcow2" in screen_text(app), what="disks")
+        text = screen_text(app)
+        assert "vda" in text and "52:54:00" in text and "running" in text
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_command_palette_finds_a_server(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"worker-02")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, VMDetailScreen))
+        assert app.screen.server_name == "worker-02"
+
+
+async def test_stats_fill_cpu_for_visible_running_rows(make_app, monkeypatch):
+    import screens.dashboard as dashboard
+    monkeypatch.setattr(dashboard, "STATS_INTERVAL", 0.2)
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.table
+        await wait_for(pilot, lambda: all(
+            table.servers[u]["cpu_percent"] is not None for u in table.order
+            if table.servers[u]["state"] == "running"), what="cpu figures")
+        assert all(table.servers[u]["cpu_percent"] is None for u in table.order
+                   if table.servers[u]["state"] != "running")
+
+
+async def test_stats_only_for_rows_on_screen(make_app, monkeypatch, cloud):
+    import screens.dashboard as dashboard
+    monkeypatch.setattr(dashboard, "STATS_INTERVAL", 0.1)
+    asked: list[set] = []
+    real = cloud.servers.stats
+
+    def spy(ctx, host, visible=None):
+        asked.append(set(visible))
+        return real(ctx, host, visible=visible)
+    monkeypatch.setattr(cloud.servers, "stats", spy)
+    app = make_app()
+    async with app.run_test(size=(100, 12)) as pilot:
+        screen = await loaded(pilot)
+        await wait_for(pilot, lambda: len(asked) >= 3, what="stats ticks")
+        on_screen = set(screen.table.visible_uuids())
+        assert 0 < len(on_screen) < 20
+        assert all(v <= on_screen for v in asked[-3:])
+
+
+async def test_host_disconnect_shows_error(make_app, cloud):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        cloud.registry.auto_reconnect = False
+        # As libvirt's close callback would report it, from another thread.
+        import threading
+        t = threading.Thread(target=cloud.registry._relay, args=(
+            {"type": "host", "host": "node2", "state": "disconnected",
+             "error": "connection lost (keepalive timeout)"},))
+        t.start()
+        t.join()
+        await wait_for(pilot, lambda: "keepalive timeout" in screen_text(app))
+        assert screen.host_states["node2"] == "disconnected"
+        assert all(r["state"] == "unknown" for r in screen.table.servers.values()
+                   if r["host"] == "node2")
+
+
+async def test_small_terminal(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        assert screen.has_class("-narrow")
+        text = screen_text(app)
+        assert "api-01" in text and "node1" in text
+        assert "Filter" in text  # the footer
+        # Scrolling down to the last row works.
+        await pilot.press("end")
+        await pilot.pause()
+        assert "worker-02" in screen_text(app)
+        await pilot.press("h")  # hosts panel hidden, more rows
+        await pilot.pause()
+        assert not screen.hosts_panel.display
+
+
+async def test_big_terminal(make_app):
+    app = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await loaded(pilot)
+        assert screen.has_class("-wide")
+        await wait_for(pilot, lambda: "mem" in screen_text(app) and "running /" in
+                       screen_text(app), what="host cards")
