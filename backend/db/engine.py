@@ -77,10 +77,17 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations up to ``revision`` (idempotent)."""
+        self._migrate("upgrade", revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Undo migrations down to ``revision`` ("base": an empty database)."""
+        self._migrate("downgrade", revision)
+
+    def _migrate(self, direction: str, revision: str) -> None:
         from alembic import command
         try:
             with self.engine.begin() as conn:
-                command.upgrade(self.alembic_config(conn), revision)
+                getattr(command, direction)(self.alembic_config(conn), revision)
         except OperationalError as exc:
             raise ConfigError(f"cannot open the state database "
                               f"{make_url(self.url).render_as_string()}: {exc.orig}") from None

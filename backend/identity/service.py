@@ -18,7 +18,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound, PolicyDenied
 from backend.identity.models import (BUILTIN_ROLES, ApplicationCredential, Project, Role,
-                                     RoleAssignment, Token, User, expand_roles)  # noqa: F401
+                                     RoleAssignment, Token, User)
 from backend.identity.passwords import Hasher, check_strength, make_hasher, new_secret
 from backend.validation import validate_name
 

@@ -1,6 +1,6 @@
 """Logging in and tokens.
 
-A token is 256 random bits (``new_secret()``) handed to the client once; the
+A token is 256 random bits (``secrets.token_urlsafe(32)``) handed to the client once; the
 database keeps only its SHA-256. Tokens are scoped to one project, expire after
 ``settings.token_lifetime_hours`` and can be revoked. Roles are read afresh at every
 validation, so removing a role or disabling a user takes effect at once.
