@@ -22,7 +22,10 @@ Design (decided after trying it on this machine, see FACTS.md):
   - sshd runs in the same namespace, so ``virt-ssh-helper`` on the "remote" side
     of ``qemu+ssh://`` reaches *our* socket;
   - when the last process of the namespace exits, its mounts vanish: nothing is
-    left mounted on the machine.  Our libvirtd logs warnings to
+    left mounted on the machine.  While started from a test run, the anchor is
+  also a watchdog: if that process dies without calling ``stop()`` (killed
+  run), the anchor stops every process of the namespace within ~5 s.
+  Our libvirtd logs warnings to
     ``WORKDIR/root/var/log/libvirt/libvirtd.log`` (``host.libvirtd_log``).
 
 * Fallback, the machine's namespace: when ``unshare`` is not permitted (a
@@ -43,6 +46,10 @@ Design (decided after trying it on this machine, see FACTS.md):
   (``root:kvm 0660``, on the /run/libvirt tmpfs) is bind-mounted over the real
   one, so the cache stays valid; the machine's node is not touched.  Guests of
   ``<domain type='qemu'>`` still run under TCG.
+
+* ``namespaces = []`` in our private ``qemu.conf``: by default libvirt puts
+  each QEMU into a mount namespace of its own (for /dev), where neither the
+  watchdog nor ``stop()`` would recognise it as ours once libvirtd is gone.
 
 * The network namespace is the machine's (sshd listens on 127.0.0.1 only).
   Network autostart links are removed from the private ``/etc/libvirt`` copy so
@@ -273,7 +280,20 @@ if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
     mount --bind {run}/.realhost-kvm /dev/kvm
 fi
 echo ready
-exec sleep infinity
+[ "$2" = 0 ] && exec sleep infinity
+# Watchdog: once the process that started us ($2) is gone without calling
+# stop() (killed test run), stop every process of this namespace, by PID.
+exec >/dev/null 2>&1
+while kill -0 "$2"; do sleep 1; done
+me=$(readlink /proc/$$/ns/mnt)
+for sig in TERM TERM KILL; do
+    for p in /proc/[0-9]*; do
+        pid=${{p#/proc/}}
+        [ "$pid" != $$ ] && [ "$(readlink "$p/ns/mnt")" = "$me" ] && kill -$sig "$pid"
+    done
+    sleep 2
+done
+exit 0
 """
 
 
@@ -350,7 +370,7 @@ class RealHost:
             if self.want_private is not False:
                 try:
                     self._prepare_root()
-                    self._start_anchor()
+                    self._start_anchor(watch=os.getpid() if stop_at_exit else 0)
                 except RealHostError as exc:
                     if self.want_private:
                         raise
@@ -473,6 +493,10 @@ class RealHost:
                 _copy_owners(Path(d), dest)
         for link in (self.root / "etc/libvirt/qemu/networks/autostart").glob("*"):
             link.unlink()
+        qemu_conf = self.root / "etc/libvirt/qemu.conf"
+        if "# virtstack RealHost" not in qemu_conf.read_text():
+            with open(qemu_conf, "a") as f:  # keep qemu in OUR namespace (see above)
+                f.write('\n# virtstack RealHost\nnamespaces = []\n')
         conf = self.root / "etc/libvirt/libvirtd.conf"
         if "# virtstack RealHost" not in conf.read_text():
             with open(conf, "a") as f:
@@ -480,11 +504,11 @@ class RealHost:
                         'log_outputs="3:file:/var/log/libvirt/libvirtd.log"\n')
         os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)  # mount point for our tmpfs
 
-    def _start_anchor(self) -> None:
+    def _start_anchor(self, watch: int) -> None:
         script = _NS_SETUP.format(run=RUN_DIR, dirs=" ".join(PRIVATE_DIRS))
         self._anchor = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "--",
-             "sh", "-c", script, "realhost-anchor", str(self.root)],
+             "sh", "-c", script, "realhost-anchor", str(self.root), str(watch)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, text=True)
         line = self._anchor.stdout.readline().strip()
