@@ -81,6 +81,9 @@ class Settings:
     config_path: Path | None = None
     token_lifetime_hours: float = 24.0
     policy_file: str | None = None
+    password_hash_profile: str = "default"   # "fast" only for tests
+    lockout_failures: int = 5
+    lockout_minutes: float = 15.0
     scheduler: dict[str, Any] = field(default_factory=dict)
     theme: str | None = None
     demo: bool = False
@@ -145,6 +148,20 @@ def load_settings(path: str | os.PathLike | None = None, *, required: bool = Fal
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= 24 * 365:
             raise fail("token_lifetime_hours", "must be a number of hours between 0 and 8760")
         settings.token_lifetime_hours = float(v)
+    if "lockout_failures" in ident:
+        v = ident["lockout_failures"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1000:
+            raise fail("lockout_failures", "must be an integer between 1 and 1000")
+        settings.lockout_failures = v
+    if "lockout_minutes" in ident:
+        v = ident["lockout_minutes"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 10080:
+            raise fail("lockout_minutes", "must be a number of minutes between 0 and 10080")
+        settings.lockout_minutes = float(v)
+    if "password_hash_profile" in ident:
+        if ident["password_hash_profile"] not in ("default", "fast"):
+            raise fail("password_hash_profile", "must be \"default\" or \"fast\"")
+        settings.password_hash_profile = ident["password_hash_profile"]
     if "policy_file" in ident:
         settings.policy_file = str(ident["policy_file"])
     settings.scheduler = dict(doc.get("scheduler", {}))

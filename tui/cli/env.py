@@ -25,7 +25,7 @@ class CliEnv:
     def cloud(self):
         if self._cloud is None:
             from backend.api.cloud import Cloud
-            self._cloud = Cloud(self.settings)
+            self._cloud = Cloud(self.settings, connect=False)
         return self._cloud
 
     @cached_property
