@@ -68,3 +68,5 @@ def register(sub) -> None:
     d.add_argument("--delete-volumes", action="store_true", help="also delete its disks")
     d.add_argument("--yes", action="store_true")
     d.set_defaults(func=_delete)
+    from tui.cli.commands._extend import call_hooks
+    call_hooks("extend_server", ss)
