@@ -1,0 +1,227 @@
+"""Claims: promise a host's resources and a project's quota to new servers, atomically.
+
+Every promise is a conditional UPDATE the database evaluates against the row as it is when
+the write happens::
+
+    UPDATE compute_nodes SET memory_mb_used = memory_mb_used + :r, ...
+     WHERE host = :h AND enabled
+       AND memory_mb_used + unmanaged_memory_mb + reserved_host_memory_mb + :r
+           <= memory_mb * ram_allocation_ratio  AND ...
+
+and a rowcount of 0 means "no room". On PostgreSQL a concurrent writer blocks on the row
+lock and then re-checks the WHERE clause against the committed row (READ COMMITTED); on
+SQLite writers are serialised by ``BEGIN IMMEDIATE``. So threads, processes and several
+virtstack instances sharing one database can never push a host past total x ratio or a
+project past its quota -- no in-process lock involved. Quota rows are always touched
+before host rows, each in sorted order, so two claims never wait on each other in a cycle.
+
+A server row with ``claimed = true`` carries what it holds; ``release`` flips the flag and
+gives the resources back in the same transaction, so a release happens exactly once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.compute.models import (DEFAULT_QUOTAS, QUOTA_RESOURCES, ComputeNode, QuotaUsage,
+                                    Server)
+from backend.db import Database, utcnow
+from backend.errors import NoValidHost, QuotaExceeded
+
+UNITS = {"ram": " MB", "gigabytes": " GB"}
+
+
+class ClaimFailed(NoValidHost):
+    """The chosen host has no room any more (someone else claimed it first)."""
+
+    def __init__(self, host: str, message: str):
+        super().__init__(message)
+        self.host = host
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one instance holds on its host and against its project's quota."""
+
+    vcpus: int
+    memory_mb: int
+    disk_gb: float      # root + ephemeral + swap, what the host's disk gives
+    root_gb: int = 0    # the root volume: counted in the volumes/gigabytes quota
+    volumes: int = 1    # every server counts one (root) volume, adopted ones too
+
+    def quota(self, n: int = 1) -> dict[str, int]:
+        return {"instances": n, "cores": self.vcpus * n, "ram": self.memory_mb * n,
+                "volumes": self.volumes * n, "gigabytes": self.root_gb * self.volumes * n}
+
+
+def _limit_expr(resource: str):
+    return func.coalesce(QuotaUsage.hard_limit, DEFAULT_QUOTAS[resource])
+
+
+class Claims:
+    def __init__(self, db: Database):
+        self.db = db
+        self._have_rows: set[str] = set()  # projects whose usage rows exist (never removed
+        # but with the project itself)
+
+    # -- quota rows -------------------------------------------------------------------
+    def ensure_quota_rows(self, project_id: str) -> None:
+        """Create the project's usage rows (limit NULL = default, in use 0) if missing.
+        Two creators racing: one insert wins, the other retries and finds the rows."""
+        if project_id in self._have_rows:
+            return
+        for _attempt in range(3):
+            try:
+                with self.db.transaction() as s:
+                    have = set(s.scalars(select(QuotaUsage.resource)
+                                         .where(QuotaUsage.project_id == project_id)))
+                    missing = [r for r in QUOTA_RESOURCES if r not in have]
+                    if missing:
+                        s.execute(insert(QuotaUsage), [
+                            {"project_id": project_id, "resource": r, "hard_limit": None,
+                             "in_use": 0} for r in missing])
+                self._have_rows.add(project_id)
+                return
+            except IntegrityError:
+                continue
+
+    def quota_report(self, s: Session, project_id: str) -> dict[str, dict[str, int]]:
+        rows = {q.resource: q for q in s.scalars(
+            select(QuotaUsage).where(QuotaUsage.project_id == project_id))}
+        out = {}
+        for r in QUOTA_RESOURCES:
+            q = rows.get(r)
+            limit = q.hard_limit if q is not None and q.hard_limit is not None \
+                else DEFAULT_QUOTAS[r]
+            out[r] = {"limit": limit, "in_use": q.in_use if q is not None else 0}
+        return out
+
+    def _take_quota(self, s: Session, project_id: str, deltas: dict[str, int]) -> None:
+        for resource in sorted(deltas):
+            n = deltas[resource]
+            if n == 0:
+                continue
+            limit = _limit_expr(resource)
+            res = s.execute(
+                update(QuotaUsage)
+                .where(QuotaUsage.project_id == project_id, QuotaUsage.resource == resource,
+                       or_(limit < 0, QuotaUsage.in_use + n <= limit))
+                .values(in_use=QuotaUsage.in_use + n)
+                .execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                now = self.quota_report(s, project_id)[resource]
+                unit = UNITS.get(resource, "")
+                raise QuotaExceeded(
+                    f"quota exceeded for {resource}: limit {now['limit']}{unit}, in use "
+                    f"{now['in_use']}{unit}, requested {n}{unit}")
+
+    # -- host rows --------------------------------------------------------------------
+    def _take_host(self, s: Session, host: str, usage: Usage, n: int) -> None:
+        c, r, d = usage.vcpus * n, usage.memory_mb * n, usage.disk_gb * n
+        N = ComputeNode
+        res = s.execute(
+            update(N)
+            .where(N.host == host, N.enabled.is_(True),
+                   N.vcpus_used + N.unmanaged_vcpus + c <= N.vcpus * N.cpu_allocation_ratio,
+                   N.memory_mb_used + N.unmanaged_memory_mb + N.reserved_host_memory_mb + r
+                   <= N.memory_mb * N.ram_allocation_ratio,
+                   N.disk_gb_used + N.unmanaged_disk_gb + N.reserved_host_disk_gb + d
+                   <= N.disk_gb * N.disk_allocation_ratio,
+                   # one instance never exceeds the physical host
+                   and_(N.vcpus >= usage.vcpus, N.memory_mb >= usage.memory_mb,
+                        N.disk_gb >= usage.disk_gb))
+            .values(vcpus_used=N.vcpus_used + c, memory_mb_used=N.memory_mb_used + r,
+                    disk_gb_used=N.disk_gb_used + d, num_instances=N.num_instances + n)
+            .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            node = s.get(N, host)
+            if node is None:
+                raise ClaimFailed(host, f"host {host} has no resource record")
+            if not node.enabled:
+                raise ClaimFailed(host, f"host {host} is disabled"
+                                  + (f" ({node.disabled_reason})" if node.disabled_reason
+                                     else ""))
+            raise ClaimFailed(host, f"host {host} has no room left for {n} x "
+                              f"{usage.vcpus} vCPU / {usage.memory_mb} MB / "
+                              f"{usage.disk_gb:g} GB")
+
+    # -- the claim --------------------------------------------------------------------
+    def claim(self, project_id: str, usage: Usage, hosts: Iterable[str],
+              servers: list[dict] | None = None) -> None:
+        """Take quota for every instance and room on each host (one host name per
+        instance), and insert the server rows (claimed), in one transaction: all or
+        nothing. Raises QuotaExceeded or ClaimFailed."""
+        hosts = list(hosts)
+        per_host: dict[str, int] = {}
+        for h in hosts:
+            per_host[h] = per_host.get(h, 0) + 1
+        self.ensure_quota_rows(project_id)
+        with self.db.transaction() as s:
+            self._take_quota(s, project_id, usage.quota(len(hosts)))
+            for host in sorted(per_host):
+                self._take_host(s, host, usage, per_host[host])
+            for row in servers or []:
+                s.add(Server(**row, claimed=True, vcpus=usage.vcpus,
+                             memory_mb=usage.memory_mb, disk_gb=usage.disk_gb,
+                             root_gb=usage.root_gb))
+
+    def claim_forced(self, s: Session, project_id: str, host: str, usage: Usage) -> None:
+        """Record what an existing VM (adopted) holds, limits or not: it already runs."""
+        self.ensure_quota_rows(project_id)
+        for resource, n in usage.quota(1).items():
+            s.execute(update(QuotaUsage)
+                      .where(QuotaUsage.project_id == project_id,
+                             QuotaUsage.resource == resource)
+                      .values(in_use=QuotaUsage.in_use + n)
+                      .execution_options(synchronize_session=False))
+        N = ComputeNode
+        s.execute(update(N).where(N.host == host)
+                  .values(vcpus_used=N.vcpus_used + usage.vcpus,
+                          memory_mb_used=N.memory_mb_used + usage.memory_mb,
+                          disk_gb_used=N.disk_gb_used + usage.disk_gb,
+                          num_instances=N.num_instances + 1)
+                  .execution_options(synchronize_session=False))
+
+    def release(self, uuid: str, *, status: str | None = None,
+                fault: str | None = None) -> bool:
+        """Give back what server ``uuid`` holds (once); optionally set its status/fault.
+        True if something was released."""
+        with self.db.transaction() as s:
+            values = {"claimed": False}
+            if status:
+                values["status"] = status
+                if status == "DELETED":
+                    values["deleted_at"] = utcnow()
+            if fault is not None:
+                values["fault"] = fault
+            res = s.execute(update(Server).where(Server.uuid == uuid,
+                                                 Server.claimed.is_(True))
+                            .values(**values).execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                if values.keys() - {"claimed"}:
+                    s.execute(update(Server).where(Server.uuid == uuid).values(**values)
+                              .execution_options(synchronize_session=False))
+                return False
+            srv = s.get(Server, uuid)
+            usage = Usage(srv.vcpus, srv.memory_mb, srv.disk_gb, srv.root_gb)
+            if srv.project_id:
+                for resource, n in sorted(usage.quota(1).items()):
+                    if n:
+                        s.execute(update(QuotaUsage)
+                                  .where(QuotaUsage.project_id == srv.project_id,
+                                         QuotaUsage.resource == resource)
+                                  .values(in_use=QuotaUsage.in_use - n)
+                                  .execution_options(synchronize_session=False))
+            if srv.host:
+                N = ComputeNode
+                s.execute(update(N).where(N.host == srv.host)
+                          .values(vcpus_used=N.vcpus_used - srv.vcpus,
+                                  memory_mb_used=N.memory_mb_used - srv.memory_mb,
+                                  disk_gb_used=N.disk_gb_used - srv.disk_gb,
+                                  num_instances=N.num_instances - 1)
+                          .execution_options(synchronize_session=False))
+            return True
