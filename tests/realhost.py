@@ -81,6 +81,7 @@ API::
     host.remote_uri(known_hosts=OTHER_FILE)    # same host, checked against another file
     host.port, host.keyfile, host.known_hosts, host.ssh_wrapper, host.workdir
     host.host_key_line()  # "[127.0.0.1]:PORT ssh-ed25519 AAAA…" (for paramiko, too)
+    host.replace_host_key()  # sshd gets a new key; host.known_hosts keeps the old one
     host.owns_libvirtd, host.private, host.libvirtd_log, host.sshd_log
     host.stop_sshd(); host.start_sshd(); host.stop_libvirtd(); host.start_libvirtd()
     host.stop()
@@ -473,6 +474,21 @@ class RealHost:
             host.anchor_pid = state["anchor_pid"]
         return host
 
+    def replace_host_key(self) -> str:
+        """Give sshd a NEW host key (a "changed host key") and return its known_hosts line.
+
+        `self.known_hosts` still holds the old key, so `self.uri` now fails host-key
+        verification; write the returned line to `self.known_hosts` to accept it.
+        """
+        self.stop_sshd()
+        for path in (self.host_key, Path(f"{self.host_key}.pub")):
+            path.unlink(missing_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                        "virtstack-realhost", "-f", str(self.host_key)],
+                       check=True, stdin=subprocess.DEVNULL)
+        self.start_sshd()
+        return self.host_key_line()
+
     def host_key_line(self) -> str:
         """The `known_hosts` line for our sshd (`[127.0.0.1]:PORT ssh-ed25519 AAAA…`)."""
         kind, blob = Path(f"{self.host_key}.pub").read_text().split()[:2]
@@ -614,7 +630,9 @@ class RealHost:
             "LogLevel VERBOSE",
             "",
         ]))
-        self.known_hosts.write_text(self.host_key_line())
+        line = self.host_key_line()
+        if not self.known_hosts.exists() or line.split()[0] not in self.known_hosts.read_text():
+            self.known_hosts.write_text(line)  # kept as is across sshd restarts
 
     def _save_state(self) -> None:
         state = {"anchor_pid": self.anchor_pid, "mnt_ns": self.mnt_ns, "private": self.private,

@@ -52,6 +52,16 @@ def test_wrong_host_key_is_refused(real_host, tmp_path):
     _open(real_host.remote_uri(known_hosts=right)).close()
 
 
+def test_changed_host_key_is_refused_until_accepted(real_host):
+    old_line = real_host.known_hosts.read_text()
+    new_line = real_host.replace_host_key()
+    assert new_line != old_line
+    with pytest.raises(libvirt.libvirtError):
+        _open(real_host.uri)
+    real_host.known_hosts.write_text(new_line)
+    _open(real_host.uri).close()
+
+
 def test_tiny_tcg_guest_runs(real_host):
     name = f"smoke-{os.getpid()}"
     conn = _open(real_host.uri)
