@@ -29,9 +29,9 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(self.title_text, id="dialog-title")
             yield Static(self.message, id="dialog-message", markup=False)
             with Horizontal(id="dialog-buttons"):
-                yield Button(self.confirm_label, id="confirm",
+                yield Button(self.confirm_label, id="confirm", compact=True,
                              variant="error" if self.danger else "primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         # The safe choice has the focus: enter alone never destroys anything.

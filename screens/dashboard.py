@@ -134,7 +134,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
                             compact=True)
                 yield VMTable(id="vms")
                 yield Static("", id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> VMTable:

@@ -27,10 +27,11 @@ class DeleteServerScreen(ModalScreen[dict | None]):
             yield Label(f"Delete {n} server{'s' if n != 1 else ''}?", id="dialog-title")
             yield Static(f"{shown}\n\nRunning servers are powered off first. "
                          "This cannot be undone.", id="dialog-message", markup=False)
-            yield Checkbox("Also delete their disk volumes", False, id="volumes")
+            yield Checkbox("Also delete their disk volumes (v)", False, id="volumes",
+                           compact=True)
             with Horizontal(id="dialog-buttons"):
-                yield Button("Delete", id="confirm", variant="error")
-                yield Button("Cancel", id="cancel")
+                yield Button("Delete", id="confirm", variant="error", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

@@ -36,7 +36,7 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
             yield DataTable(id="disks", cursor_type="row", show_cursor=False)
             yield Label("Network interfaces", classes="section")
             yield DataTable(id="nics", cursor_type="row", show_cursor=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         disks = self.query_one("#disks", DataTable)

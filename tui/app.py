@@ -2,6 +2,7 @@
 shows the dashboard (after a login screen, once identity provides one)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Callable
 
@@ -11,7 +12,7 @@ from textual.screen import Screen
 
 import themes
 from themes.prefs import load_ui_state, save_ui_state
-from tui.workers import report_worker_failure
+from tui.workers import DaemonThreadExecutor, report_worker_failure
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ class VirtstackApp(App):
             chosen = themes.DEFAULT_THEME
         self._startup_theme: str | None = chosen
         self.theme = chosen
+
+    def on_load(self) -> None:
+        # Thread workers must never hold up quitting (see DaemonThreadExecutor).
+        asyncio.get_running_loop().set_default_executor(DaemonThreadExecutor())
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)

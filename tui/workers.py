@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from textual.worker import Worker, WorkerState
 
@@ -58,3 +60,30 @@ class ReportsWorkerFailures:
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_failure(self.app, event.worker, event.state)
+
+
+class DaemonThreadExecutor(ThreadPoolExecutor):
+    """The event loop's default executor for the TUI: Textual runs thread workers through
+    ``loop.run_in_executor(None, ...)``, and the stock ThreadPoolExecutor makes quitting
+    wait for every running job. A call stuck on a hung host must not keep the user from
+    quitting, so each job gets its own daemon thread and shutting down waits for none.
+    (A ThreadPoolExecutor subclass only because asyncio insists on one; no pool is used.)"""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to the awaiting worker
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, daemon=True, name="tui-worker").start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
