@@ -300,3 +300,91 @@ async def test_big_terminal(make_app):
         assert screen.has_class("-wide")
         await wait_for(pilot, lambda: "mem" in screen_text(app) and "running /" in
                        screen_text(app), what="host cards")
+
+
+async def test_changes_made_elsewhere_show_up(make_app, cloud, ctx):
+    """Lifecycle events drive the table: a server defined, stopped or deleted by another
+    face (here the backend directly, from another thread) appears, changes, disappears."""
+    import asyncio
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await loaded(pilot)
+        node1 = cloud.registry.get("node1")
+        xml = ("<domain type='test'><name>new-vm</name><memory unit='MiB'>256</memory>"
+               "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+        await asyncio.to_thread(node1.define_domain, xml)
+        await wait_for(pilot, lambda: any(r["name"] == "new-vm"
+                                          for r in screen.table.servers.values()),
+                       what="the new server's row")
+        await wait_for(pilot, lambda: len(screen.table.order) == 21)
+        await asyncio.to_thread(cloud.servers.start, ctx, "new-vm", "node1")
+        uuid = next(u for u, r in screen.table.servers.items() if r["name"] == "new-vm")
+        await wait_for(pilot, lambda: screen.table.servers[uuid]["state"] == "running")
+        await asyncio.to_thread(cloud.servers.delete, ctx, "new-vm", "node1")
+        await wait_for(pilot, lambda: uuid not in screen.table.servers, what="row removed")
+        assert len(screen.table.order) == 20
+
+
+async def test_hung_host_never_freezes_the_screen(make_app, cloud, monkeypatch):
+    import threading
+    import screens.dashboard as dashboard
+    monkeypatch.setattr(dashboard, "STATS_INTERVAL", 0.05)
+    release = threading.Event()
+    real = cloud.servers.stats
+
+    def stats(ctx, host, visible=None):
+        if host == "node2":
+            release.wait(30)  # node2 hangs
+        return real(ctx, host, visible=visible)
+    monkeypatch.setattr(cloud.servers, "stats", stats)
+    app = make_app()
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await loaded(pilot)
+            await pilot.pause(0.5)
+            # The other hosts keep ticking; the UI answers keys at once.
+            node1_running = [u for u, r in screen.table.servers.items()
+                             if r["host"] == "node1" and r["state"] == "running"]
+            await wait_for(pilot, lambda: all(screen.table.servers[u]["cpu_percent"]
+                                              is not None for u in node1_running))
+            await pilot.press("slash", *"db")
+            await wait_for(pilot, lambda: len(screen.table.order) == 2, timeout=2)
+            assert [w for w in app.workers if w.name == "stats of node2" and w.is_running]
+    finally:
+        release.set()
+
+
+def test_quitting_does_not_wait_for_a_hung_call(tmp_path):
+    """A worker stuck on a hung host must not keep the process from exiting."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+    script = tmp_path / "hang.py"
+    script.write_text(textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from backend.virt.demo import demo_settings
+        from backend.api.cloud import Cloud
+        from backend.api.context import RequestContext
+        from tui.app import VirtstackApp
+        settings = demo_settings(Path({str(tmp_path)!r}))
+        cloud = Cloud(settings, connect=False)
+        cloud.servers.stats = lambda *a, **k: time.sleep(60)
+        app = VirtstackApp(cloud, RequestContext.system(), settings)
+        async def auto(pilot):
+            await pilot.pause(1.5)
+            assert any(w.is_running and w.name.startswith("stats") for w in app.workers)
+            await pilot.press("q")
+        app.run(headless=True, auto_pilot=auto)
+        cloud.close()
+    """))
+    import os
+    from pathlib import Path
+    repo = str(Path(__file__).resolve().parents[2])
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, str(script)], timeout=30, cwd=repo,
+                          env={**os.environ, "PYTHONPATH": repo}, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.monotonic() - start < 15
