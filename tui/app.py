@@ -27,6 +27,7 @@ class VirtstackApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("t", "cycle_theme", "Theme"),
+        Binding("question_mark", "toggle_keys", "Keys", key_display="?"),
         Binding("ctrl+p", "command_palette", "Commands", show=False),
     ]
 
@@ -71,6 +72,13 @@ class VirtstackApp(App):
     def show_dashboard(self) -> None:
         from screens.dashboard import DashboardScreen
         self.push_screen(DashboardScreen(self.cloud, self.ctx))
+
+    def action_toggle_keys(self) -> None:
+        """The keys panel: every binding of the focused widget and its screen."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     # -- themes ---------------------------------------------------------------------------
     def action_cycle_theme(self) -> None:

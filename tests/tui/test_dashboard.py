@@ -388,3 +388,25 @@ def test_quitting_does_not_wait_for_a_hung_call(tmp_path):
                           text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert time.monotonic() - start < 15
+
+
+async def test_slow_host_delays_only_its_own_rows(make_app, cloud):
+    import threading
+    node2 = cloud.registry.get("node2")
+    real_connect = node2.connect
+    release = threading.Event()
+
+    def slow_connect():
+        release.wait(10)
+        real_connect()
+    node2.connect = slow_connect
+    app = make_app()
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await loaded(pilot, count=13)  # node1 (5) + node3 (8)
+            assert {r["host"] for r in screen.table.servers.values()} == {"node1", "node3"}
+            assert "web-01" in screen_text(app)
+            release.set()
+            await loaded(pilot, count=20)
+    finally:
+        release.set()
