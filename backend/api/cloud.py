@@ -42,10 +42,10 @@ class Cloud:
             self.registry.connect_all()
 
     def start_hosts(self) -> None:
-        """Long-lived faces: connect in the background and keep reconnecting."""
-        if not self._hosts_started:
-            self._hosts_started = True
-            self.registry.connect_async()
+        """Long-lived faces: connect in the background and keep reconnecting (also for
+        hosts a blocking ensure_hosts() already tried)."""
+        self._hosts_started = True
+        self.registry.connect_async()
 
     # -- server ownership (project scoping) ---------------------------------------------
     def server_owner(self, row: dict[str, Any]) -> str | None:

@@ -77,8 +77,12 @@ class HostRegistry:
 
     def connect_async(self) -> None:
         """Long-lived faces (the TUI): connect each host on its own thread, keep them up."""
+        if self.auto_reconnect:
+            return
         self.auto_reconnect = True
         for h in self.hosts.values():
+            if h.state == "connected":
+                continue
             threading.Thread(target=self._connect_or_retry, args=(h,), daemon=True,
                              name=f"connect-{h.name}").start()
 
