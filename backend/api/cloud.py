@@ -30,6 +30,13 @@ class Cloud:
         self.registry = HostRegistry(settings)
         self.hosts = HostsAPI(self)
         self.servers = ServersAPI(self)
+        from backend.api.server_ops import ServerOpsAPI
+        self.server_ops = ServerOpsAPI(self)  # snapshots, clone, console, edits, migration
+        from backend.api.storage import PoolsAPI, VolumesAPI
+        self.pools = PoolsAPI(self)
+        self.volumes = VolumesAPI(self)
+        from backend.api.compute import attach
+        attach(self)  # cloud.compute, .flavors, .images, .quotas, .server_groups
         self._hosts_started = False
         if connect:
             self.ensure_hosts()
@@ -49,23 +56,26 @@ class Cloud:
 
     # -- server ownership (project scoping) ---------------------------------------------
     def server_owner(self, row: dict[str, Any]) -> str | None:
-        """The project a server belongs to; None means the admin project (not adopted)."""
-        return None
+        """The project a server belongs to: its servers-table row, else (a VM virtstack did
+        not create, until adopted) the admin project."""
+        return self.compute.manager.owner(row.get("uuid")) or self.identity.admin_project_id()
 
     def server_target(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"project_id": self.server_owner(row), "host": row.get("host"),
                 "name": row.get("name")}
 
     def scope_servers(self, ctx: RequestContext, rows: list[dict[str, Any]]):
+        owners, admin_project = self.compute.manager.owners(), self.identity.admin_project_id()
         for r in rows:
-            r["project_id"] = self.server_owner(r)
+            r["project_id"] = owners.get(r.get("uuid")) or admin_project
         if ctx.is_admin:
             return rows
         return [r for r in rows if r["project_id"] is not None
                 and r["project_id"] == ctx.project_id]
 
     def forget_server(self, row: dict[str, Any]) -> None:
-        """Drop what the DB knows of a deleted server."""
+        """Drop what the DB knows of a deleted server: release its claim, mark DELETED."""
+        self.compute.manager.forget(row)
 
     # -- policy and audit: every API call goes through these two ----------------------
     def authorize(self, ctx: RequestContext, action: str, target: dict[str, Any] | None = None):

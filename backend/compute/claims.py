@@ -100,6 +100,19 @@ class Claims:
             out[r] = {"limit": limit, "in_use": q.in_use if q is not None else 0}
         return out
 
+    def check_quota(self, project_id: str, usage: Usage, n: int) -> None:
+        """An early, read-only answer (the API's check before scheduling); the claim
+        re-checks atomically."""
+        with self.db.transaction() as s:
+            report = self.quota_report(s, project_id)
+        for resource, want in sorted(usage.quota(n).items()):
+            q = report[resource]
+            if want and q["limit"] >= 0 and q["in_use"] + want > q["limit"]:
+                unit = UNITS.get(resource, "")
+                raise QuotaExceeded(
+                    f"quota exceeded for {resource}: limit {q['limit']}{unit}, in use "
+                    f"{q['in_use']}{unit}, requested {want}{unit}")
+
     def _take_quota(self, s: Session, project_id: str, deltas: dict[str, int]) -> None:
         for resource in sorted(deltas):
             n = deltas[resource]
@@ -169,9 +182,22 @@ class Claims:
                              memory_mb=usage.memory_mb, disk_gb=usage.disk_gb,
                              root_gb=usage.root_gb))
 
-    def claim_forced(self, s: Session, project_id: str, host: str, usage: Usage) -> None:
-        """Record what an existing VM (adopted) holds, limits or not: it already runs."""
+    def claim_again(self, project_id: str, usage: Usage, host: str, uuid: str) -> None:
+        """Claim for an existing server row (released after a failed spawn) on a new host."""
         self.ensure_quota_rows(project_id)
+        with self.db.transaction() as s:
+            self._take_quota(s, project_id, usage.quota(1))
+            self._take_host(s, host, usage, 1)
+            res = s.execute(update(Server).where(Server.uuid == uuid,
+                                                 Server.claimed.is_(False))
+                            .values(host=host, claimed=True)
+                            .execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                raise ClaimFailed(host, f"server {uuid} is already claimed")
+
+    def claim_forced(self, s: Session, project_id: str, host: str, usage: Usage) -> None:
+        """Record what an existing VM (adopted) holds, limits or not: it already runs.
+        Call ensure_quota_rows(project_id) before opening ``s``."""
         for resource, n in usage.quota(1).items():
             s.execute(update(QuotaUsage)
                       .where(QuotaUsage.project_id == project_id,

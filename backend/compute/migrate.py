@@ -1,0 +1,205 @@
+"""Live migration and host evacuation.
+
+``migrate_server`` moves one running (or paused) domain peer-to-peer: the SOURCE libvirtd
+opens the destination URI itself (``VIR_MIGRATE_PEER2PEER``), so the URI must be one the
+source host can reach -- over SSH, with keys that exist on the source host. The domain is
+defined on the destination and undefined on the source (``PERSIST_DEST | UNDEFINE_SOURCE``).
+``copy_storage`` copies non-shared disks (``NON_SHARED_DISK``); without it the disks must be
+on storage both hosts see.
+
+Progress comes from the job info, polled while the migration runs, as plain dicts handed to
+``progress(event)``; setting ``cancel`` (a ``threading.Event``) aborts the job. A host whose
+driver has no job info (the test driver) simply reports no progress; one that cannot migrate
+raises NotSupported.
+
+``pick_destination`` asks the scheduler (``backend.scheduler``) for a host, from HostStates
+built off the connected hosts' figures; the source and any host in ``exclude`` are ignored.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
+
+import libvirt
+
+from backend import errors
+from backend.virt.libvirt.errors import translate
+
+if TYPE_CHECKING:
+    from backend.virt.libvirt.host import LibvirtHost
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[dict[str, Any]], None]
+_MIGRATABLE = ("running", "blocked", "paused")
+
+
+def migration_flags(copy_storage: bool) -> int:
+    flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+             | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+    if copy_storage:
+        flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
+    return flags
+
+
+def _job_event(stats: dict[str, Any], started: float) -> dict[str, Any]:
+    total = stats.get("data_total") or 0
+    processed = stats.get("data_processed") or 0
+    remaining = stats.get("data_remaining")
+    percent = None
+    if total:
+        done = total - remaining if remaining is not None else processed
+        percent = round(max(0.0, min(100.0, 100.0 * done / total)), 1)
+    return {"phase": "migrating", "percent": percent, "data_total": total,
+            "data_processed": processed, "data_remaining": remaining,
+            "memory_dirty_rate": stats.get("memory_dirty_rate"),
+            "elapsed_s": round(time.monotonic() - started, 1)}
+
+
+def _job_stats(dom: libvirt.virDomain) -> dict[str, Any] | None:
+    try:
+        return dom.jobStats(0)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in (libvirt.VIR_ERR_NO_SUPPORT,):
+            return None
+        try:
+            t, elapsed, _rem, dtotal, dproc, drem, *_ = dom.jobInfo()
+            return {"type": t, "time_elapsed": elapsed, "data_total": dtotal,
+                    "data_processed": dproc, "data_remaining": drem}
+        except libvirt.libvirtError:
+            return None
+
+
+def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: str,
+                   copy_storage: bool = False, migrate_uri: str | None = None,
+                   progress: Progress | None = None, cancel: threading.Event | None = None,
+                   poll: float = 0.5) -> dict[str, Any]:
+    if str(src.host_info().get("hypervisor", "")).upper() == "TEST":
+        raise errors.NotSupported(f"{src.name}: live migration is not supported by this host "
+                                  "(the libvirt test driver cannot migrate)")
+    dom = src._dom(ref)
+    try:
+        name = dom.name()
+        uuid = dom.UUIDString()
+        state = (src.find(uuid) or {}).get("state")
+        if state is None:
+            from backend.virt.libvirt.host import state_name
+            state = state_name(dom.state()[0])
+    except libvirt.libvirtError as exc:
+        raise translate(exc, src.name, f"migrate {ref}") from None
+    if state not in _MIGRATABLE:
+        raise errors.Conflict(f"cannot live-migrate server {name} on {src.name}: it is "
+                              f"{state} (needs running or paused); start it first")
+    params: dict[str, Any] = {}
+    if migrate_uri:
+        params[libvirt.VIR_MIGRATE_PARAM_URI] = migrate_uri
+    flags = migration_flags(copy_storage)
+    started = time.monotonic()
+    done = threading.Event()
+    cancelled = threading.Event()
+
+    def emit(event: dict[str, Any]) -> None:
+        if progress is not None:
+            event.update({"server": name, "source": src.name, "destination": dest_name})
+            try:
+                progress(event)
+            except Exception:
+                log.exception("migration progress callback failed")
+
+    def watch() -> None:
+        while not done.wait(poll):
+            if cancel is not None and cancel.is_set() and not cancelled.is_set():
+                cancelled.set()
+                try:
+                    dom.abortJob()
+                except libvirt.libvirtError as exc:
+                    log.warning("%s: abort of the migration of %s failed: %s", src.name,
+                                name, exc)
+                emit({"phase": "cancelling", "percent": None})
+                continue
+            stats = _job_stats(dom)
+            if stats and stats.get("type", 0) not in (0, libvirt.VIR_DOMAIN_JOB_NONE):
+                emit(_job_event(stats, started))
+
+    emit({"phase": "starting", "percent": 0.0})
+    if cancel is not None and cancel.is_set():
+        raise errors.OperationFailed(f"migration of {name} cancelled before it started")
+    watcher = threading.Thread(target=watch, name=f"migrate-{name}", daemon=True)
+    watcher.start()
+    try:
+        dom.migrateToURI3(dest_uri, params, flags)
+    except libvirt.libvirtError as exc:
+        if cancelled.is_set():
+            emit({"phase": "cancelled", "percent": None})
+            raise errors.OperationFailed(
+                f"migration of {name} from {src.name} to {dest_name} was cancelled; it "
+                f"still runs on {src.name}") from None
+        err = translate(exc, src.name, f"migrate {name} to {dest_name}")
+        emit({"phase": "failed", "percent": None, "error": err.message})
+        raise err from None
+    finally:
+        done.set()
+        watcher.join(timeout=poll * 4 + 1)
+    # The source undefined it: drop it from the cache now rather than on the event.
+    src._domains.pop(uuid, None)
+    src._doms.pop(uuid, None)
+    elapsed = round(time.monotonic() - started, 1)
+    emit({"phase": "done", "percent": 100.0, "elapsed_s": elapsed})
+    return {"name": name, "uuid": uuid, "source": src.name, "destination": dest_name,
+            "copy_storage": copy_storage, "elapsed_s": elapsed}
+
+
+def peer_uri(dest: "LibvirtHost") -> str:
+    """The URI a source libvirtd uses to reach ``dest``: its ``migration_uri`` when the
+    host config has one, else its configured URI (keys and host keys must then be set up
+    on the source host the same way)."""
+    uri = getattr(dest.cfg, "migration_uri", None) or dest.cfg.uri
+    parts = urlsplit(uri)
+    if not ("+" in parts.scheme or parts.hostname):
+        raise errors.InvalidInput(
+            f"host {dest.name} is configured with a local URI ({uri}): another host cannot "
+            f"reach it for a migration; give the destination URI explicitly")
+    return uri
+
+
+def host_states(hosts: list["LibvirtHost"]):
+    """HostStates for the scheduler from what the connected hosts report."""
+    from backend.scheduler import HostState
+    out = []
+    for h in hosts:
+        info = h.host_info()
+        cfg = h.cfg
+        out.append(HostState(
+            name=h.name, az=cfg.availability_zone or "nova", vcpus=int(info.get("vcpus") or 0),
+            vcpus_used=info.get("vcpus_allocated") or 0,
+            memory_mb=int(info.get("memory_mb") or 0),
+            memory_mb_used=info.get("memory_mb_allocated") or 0,
+            disk_gb=10**6, disk_gb_used=0,
+            cpu_allocation_ratio=cfg.cpu_allocation_ratio,
+            ram_allocation_ratio=cfg.ram_allocation_ratio,
+            disk_allocation_ratio=cfg.disk_allocation_ratio,
+            reserved_host_memory_mb=cfg.reserved_host_memory_mb,
+            reserved_host_disk_gb=cfg.reserved_host_disk_gb,
+            hypervisor_type=str(info.get("hypervisor") or "QEMU"),
+            arch=str(info.get("arch") or "x86_64"),
+            num_instances=int(info.get("vms_running") or 0),
+            aggregates=[]))
+    return out
+
+
+def pick_destination(scheduler_config: dict[str, Any], candidates: list["LibvirtHost"],
+                     row: dict[str, Any], source: str, exclude: set[str] | None = None) -> str:
+    """The host the scheduler picks for ``row`` (a server cache row) off ``source``."""
+    from backend.scheduler import Flavor, RequestSpec, Scheduler
+    hosts = [h for h in candidates if h.name != source and h.name not in (exclude or set())]
+    if not hosts:
+        raise errors.NoValidHost(f"no other connected host to move {row['name']} to")
+    spec = RequestSpec(flavor=Flavor(vcpus=int(row.get("vcpus") or 1),
+                                     memory_mb=int(row.get("memory_mb") or 0)),
+                       ignore_hosts=frozenset({source}))
+    decision = Scheduler(scheduler_config).select(spec, host_states(hosts))
+    decision.raise_if_failed()
+    return decision.chosen[0]
