@@ -64,7 +64,15 @@ def list_snapshots(h: "LibvirtHost", ref: str) -> list[dict[str, Any]]:
     dom = h._dom(ref)
     with mapped(h.name, f"list snapshots of {ref}"):
         rows = [_snap_row(s) for s in dom.listAllSnapshots(0)]
-    rows.sort(key=lambda r: (r["created"] or "", r["name"]))
+    parents = {r["name"]: r["parent"] for r in rows}
+
+    def depth(name):
+        n, seen = 0, set()
+        while parents.get(name) and name not in seen:
+            seen.add(name)
+            name, n = parents[name], n + 1
+        return n
+    rows.sort(key=lambda r: (r["created"] or "", depth(r["name"]), r["name"]))
     for r in rows:
         r["server"] = dom.name()
         r["host"] = h.name
@@ -128,11 +136,17 @@ def delete_snapshot(h: "LibvirtHost", ref: str, snapshot: str) -> dict[str, Any]
 def snapshot_elements(dom: libvirt.virDomain) -> list[ET.Element]:
     """The ``<test:domainsnapshot>`` elements the test driver loads back, oldest first."""
     out = []
-    snaps = dom.listAllSnapshots(0)
-    snaps.sort(key=lambda s: int(ET.fromstring(s.getXMLDesc(0)).findtext("creationTime")
-                                 or 0))
-    for snap in snaps:
-        src = ET.fromstring(snap.getXMLDesc(0))
+    snaps = [(s, ET.fromstring(s.getXMLDesc(0))) for s in dom.listAllSnapshots(0)]
+    parents = {x.findtext("name"): x.findtext("parent/name") for _s, x in snaps}
+
+    def depth(name):
+        n, seen = 0, set()
+        while parents.get(name) and name not in seen:
+            seen.add(name)
+            name, n = parents[name], n + 1
+        return n
+    snaps.sort(key=lambda p: depth(p[1].findtext("name")))  # parents before children
+    for snap, src in snaps:
         el = ET.Element(f"{{{TEST_NS}}}domainsnapshot")
         for child in list(src):
             if child.tag == "active":
