@@ -30,6 +30,8 @@ class Cloud:
         self.registry = HostRegistry(settings)
         self.hosts = HostsAPI(self)
         self.servers = ServersAPI(self)
+        from backend.api.server_ops import ServerOpsAPI
+        self.server_ops = ServerOpsAPI(self)  # snapshots, clone, console, edits, migration
         from backend.api.storage import PoolsAPI, VolumesAPI
         self.pools = PoolsAPI(self)
         self.volumes = VolumesAPI(self)
