@@ -35,11 +35,6 @@ class Cloud:
         from backend.api.storage import PoolsAPI, VolumesAPI
         self.pools = PoolsAPI(self)
         self.volumes = VolumesAPI(self)
-        from backend.api.server_ops import ServerOpsAPI
-        self.server_ops = ServerOpsAPI(self)  # snapshots, clone, console, edits, migration
-        from backend.api.storage import PoolsAPI, VolumesAPI
-        self.pools = PoolsAPI(self)
-        self.volumes = VolumesAPI(self)
         from backend.api.compute import attach
         attach(self)  # cloud.compute, .flavors, .images, .quotas, .server_groups
         self._hosts_started = False
