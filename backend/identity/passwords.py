@@ -9,9 +9,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from backend.errors import ConfigError, InvalidInput
 
 MIN_LENGTH = 8
@@ -27,13 +24,24 @@ def make_hasher(profile: str = "default") -> "Hasher":
     if profile not in PROFILES:
         raise ConfigError(f"unknown password hash profile {profile!r} "
                           f"(expected one of {', '.join(PROFILES)})")
-    return Hasher(PasswordHasher(type=Type.ID, **PROFILES[profile]))
+    return Hasher(profile)
 
 
 class Hasher:
-    def __init__(self, ph: PasswordHasher):
-        self._ph = ph
+    """argon2 is imported when a password is first hashed or checked: a face started from
+    a cached token never loads it."""
+
+    def __init__(self, profile: str):
+        self._profile = profile
+        self._ph_obj = None
         self._dummy_hash: str | None = None
+
+    @property
+    def _ph(self):
+        if self._ph_obj is None:
+            from argon2 import PasswordHasher, Type
+            self._ph_obj = PasswordHasher(type=Type.ID, **PROFILES[self._profile])
+        return self._ph_obj
 
     @property
     def _dummy(self) -> str:
@@ -46,6 +54,7 @@ class Hasher:
         return self._ph.hash(secret)
 
     def verify(self, stored: str | None, secret: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
         try:
             return self._ph.verify(stored or self._dummy, secret) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
