@@ -1,0 +1,98 @@
+"""virtstack network list|show|create|start|stop|autostart|delete|drift|leases,
+virtstack bridge create|delete and virtstack vlan create|delete (host networking plans)."""
+from __future__ import annotations
+
+from backend.errors import InvalidInput
+
+NET_COLUMNS = ["name", "host", "mode", "active", "autostart", "bridge", "subnet"]
+
+
+def _confirm(env, what: str) -> None:
+    if not env.args.yes:
+        raise InvalidInput(f"{what} is destructive: pass --yes to confirm")
+
+
+def _list(env):
+    return env.cloud.networks.list(env.ctx, host=env.args.host)
+
+
+def _show(env):
+    return env.cloud.networks.get(env.ctx, env.args.name, host=env.args.host)
+
+
+def _leases(env):
+    return env.cloud.networks.leases(env.ctx, env.args.name, host=env.args.host)
+
+
+def _create(env):
+    a = env.args
+    return env.cloud.networks.create(env.ctx, a.name, a.mode, hosts=a.host, subnet=a.subnet,
+                                     bridge=a.bridge, dhcp=not a.no_dhcp,
+                                     start=not a.no_start, autostart=not a.no_autostart)
+
+
+def _simple(verb):
+    def run(env):
+        return getattr(env.cloud.networks, verb)(env.ctx, env.args.name, host=env.args.host)
+    return run
+
+
+def _autostart(env):
+    return env.cloud.networks.autostart(env.ctx, env.args.name, on=not env.args.off,
+                                        host=env.args.host)
+
+
+def _delete(env):
+    _confirm(env, f"network delete {env.args.name}")
+    return env.cloud.networks.delete(env.ctx, env.args.name, host=env.args.host)
+
+
+def _drift(env):
+    out = env.cloud.networks.drift(env.ctx, env.args.name, hosts=env.args.host)
+    if env.args.format == "json":
+        return out
+    if out["in_sync"]:
+        return {"network": out["network"], "hosts": out["hosts"], "in_sync": True}
+    return [{"field": d["field"], **{h: d["values"].get(h) for h in out["hosts"]}}
+            for d in out["differences"]]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("network", help="libvirt virtual networks on every host")
+    ns = p.add_subparsers(dest="network_command", metavar="ACTION", required=True)
+    ls = ns.add_parser("list", help="list networks")
+    ls.add_argument("--host")
+    ls.set_defaults(func=_list, columns=NET_COLUMNS)
+    for verb, fn, help_ in (("show", _show, "show one network (with DHCP leases)"),
+                            ("leases", _leases, "DHCP leases of a network"),
+                            ("start", _simple("start"), "start a network"),
+                            ("stop", _simple("stop"), "stop a network")):
+        v = ns.add_parser(verb, help=help_)
+        v.add_argument("name")
+        v.add_argument("--host")
+        v.set_defaults(func=fn)
+    c = ns.add_parser("create", help="define (and start) a network on one or more hosts")
+    c.add_argument("name")
+    c.add_argument("--mode", default="nat", choices=["nat", "routed", "isolated", "bridge"])
+    c.add_argument("--subnet", help="IPv4 CIDR (nat, routed, optional for isolated)")
+    c.add_argument("--bridge", help="bridge name (bridge mode: an existing host bridge)")
+    c.add_argument("--host", action="append",
+                   help="a host to define it on (repeatable; default every host)")
+    c.add_argument("--no-dhcp", action="store_true")
+    c.add_argument("--no-start", action="store_true")
+    c.add_argument("--no-autostart", action="store_true")
+    c.set_defaults(func=_create, columns=NET_COLUMNS)
+    au = ns.add_parser("autostart", help="start with the host (--off: not)")
+    au.add_argument("name")
+    au.add_argument("--off", action="store_true")
+    au.add_argument("--host")
+    au.set_defaults(func=_autostart)
+    d = ns.add_parser("delete", help="stop and undefine a network (needs --yes)")
+    d.add_argument("name")
+    d.add_argument("--host")
+    d.add_argument("--yes", action="store_true")
+    d.set_defaults(func=_delete)
+    dr = ns.add_parser("drift", help="how the hosts' definitions of a network differ")
+    dr.add_argument("name")
+    dr.add_argument("--host", action="append", help="compare only these hosts")
+    dr.set_defaults(func=_drift)
