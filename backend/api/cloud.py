@@ -35,8 +35,9 @@ class Cloud:
         from backend.api.storage import PoolsAPI, VolumesAPI
         self.pools = PoolsAPI(self)
         self.volumes = VolumesAPI(self)
-        from backend.api.networks import NetworksAPI
+        from backend.api.networks import HostNetworksAPI, NetworksAPI
         self.networks = NetworksAPI(self)
+        self.host_networks = HostNetworksAPI(self)
         from backend.api.compute import attach
         attach(self)  # cloud.compute, .flavors, .images, .quotas, .server_groups
         self._hosts_started = False

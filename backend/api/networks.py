@@ -115,3 +115,129 @@ class NetworksAPI(APIFamily):
         diffs = N.drift(defs)
         return {"network": name, "hosts": sorted(defs), "in_sync": not diffs,
                 "differences": diffs}
+
+
+class HostNetworksAPI(APIFamily):
+    """Linux bridges and VLANs on a host, each change a plan shown first and rolled back
+    entirely when a step fails. A host is a configured host (over SSH when its URI is
+    remote, pyroute2 when local) or, for tests and labs, a network namespace of this machine."""
+
+    def executor(self, host: str | None = None, netns: str | None = None,
+                 transport: str = "auto"):
+        from backend.network import hostnet as H
+        if netns:
+            from backend.network.xml import validate_ifname
+            validate_ifname(netns, "network namespace")  # same character rules
+            if transport == "ip":
+                return H.IpCommandNet(H.local_runner(netns), f"netns {netns}",
+                                      script_runner=H.local_runner(netns))
+            return H.LocalNet(netns)
+        if not host:
+            raise errors.InvalidInput("pass --host H (a configured host) or --netns NAME")
+        cfg = self.cloud.registry.get(host).cfg
+        from urllib.parse import urlsplit
+        parts = urlsplit(cfg.uri)
+        if parts.scheme.startswith("test"):
+            raise errors.InvalidInput(f"host {host} is a libvirt test-driver host: it has no "
+                                      "real interfaces to change (use --netns for a lab)")
+        transport_name = parts.scheme.split("+", 1)[1] if "+" in parts.scheme else ""
+        if not parts.hostname or transport_name not in ("ssh", "libssh", "libssh2"):
+            return H.LocalNet()
+        client = _ssh_client(cfg, parts)
+        runner = H.ssh_runner(client)
+        ex = H.IpCommandNet(runner, f"host {host}", script_runner=runner)
+        ex.close = client.close  # type: ignore[method-assign]
+        return ex
+
+    def _run(self, ctx, action: str, label: str, build, dry_run: bool, host, netns,
+             transport: str = "auto"):
+        from backend.network import hostnet as H
+        where = f"netns {netns}" if netns else f"host {host}"
+        if dry_run:
+            self.cloud.authorize(ctx, action, _target(host))
+            ex = self.executor(host, netns, transport)
+            try:
+                plan = build(ex)
+            finally:
+                ex.close()
+            return {"dry_run": True, "plan": plan.title, "target": plan.target,
+                    "steps": plan.as_dicts()}
+        with self.mutation(ctx, action, f"{where}: {label}", _target(host)):
+            ex = self.executor(host, netns, transport)
+            try:
+                return H.apply(build(ex), ex)
+            finally:
+                ex.close()
+
+    def bridge_create(self, ctx: RequestContext, bridge: str, port: str, *,
+                      host: str | None = None, netns: str | None = None,
+                      dry_run: bool = False, transport: str = "auto") -> dict[str, Any]:
+        from backend.network import hostnet as H
+        return self._run(ctx, "network:bridge", f"bridge {bridge} port {port}",
+                         lambda ex: H.bridge_plan(ex, bridge, port), dry_run, host, netns,
+                         transport)
+
+    def bridge_delete(self, ctx: RequestContext, bridge: str, ports: list[str] | None = None,
+                      *, host: str | None = None, netns: str | None = None,
+                      dry_run: bool = False, transport: str = "auto") -> dict[str, Any]:
+        from backend.network import hostnet as H
+        return self._run(ctx, "network:bridge", f"remove bridge {bridge}",
+                         lambda ex: H.delete_bridge_plan(ex, bridge, ports), dry_run, host,
+                         netns, transport)
+
+    def vlan_create(self, ctx: RequestContext, parent: str, vlan_id: int, bridge: str, *,
+                    host: str | None = None, netns: str | None = None,
+                    dry_run: bool = False, network: str | None = None,
+                    transport: str = "auto") -> dict[str, Any]:
+        """VLAN sub-interface + bridge; with ``network``, also a libvirt bridge network on
+        it (on ``host``), so VMs attached to that network are in the VLAN."""
+        from backend.network import hostnet as H
+        if network:
+            network_xml(network, "bridge", bridge=bridge)   # bad input fails first
+            if not host:
+                raise errors.InvalidInput("--network needs --host (the libvirt host)")
+        out = self._run(ctx, "network:vlan", f"vlan {vlan_id} on {parent} as {bridge}",
+                        lambda ex: H.vlan_plan(ex, parent, vlan_id, bridge), dry_run, host,
+                        netns, transport)
+        if network:
+            if dry_run:
+                out["steps"].append({"n": len(out["steps"]) + 1,
+                                     "step": f"define libvirt network {network} on "
+                                             f"bridge {bridge}",
+                                     "command": f"virsh net-define ({network}, forward "
+                                                f"mode bridge, bridge {bridge})",
+                                     "undo": f"virsh net-undefine {network}"})
+            else:
+                out["network"] = self.cloud.networks.create(ctx, network, "bridge",
+                                                            hosts=[host], bridge=bridge)
+        return out
+
+
+def _ssh_client(cfg, parts):
+    """paramiko to the host of a qemu+ssh URI: key auth, host key checked against
+    known_hosts (an unknown or changed key is refused)."""
+    import os
+
+    import paramiko
+    client = paramiko.SSHClient()
+    known = os.path.expanduser(cfg.known_hosts or "~/.ssh/known_hosts")
+    try:
+        client.load_host_keys(known)
+    except OSError as exc:
+        raise errors.HostKeyError(f"{cfg.name}: cannot read known_hosts {known}: {exc}") \
+            from None
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(parts.hostname, port=parts.port or 22,
+                       username=parts.username or "root",
+                       key_filename=os.path.expanduser(cfg.keyfile) if cfg.keyfile else None,
+                       timeout=cfg.ssh_connect_timeout, allow_agent=False,
+                       look_for_keys=not cfg.keyfile)
+    except paramiko.SSHException as exc:
+        if "not found in known_hosts" in str(exc) or isinstance(
+                exc, paramiko.BadHostKeyException):
+            raise errors.HostKeyError(f"{cfg.name}: SSH host key not trusted: {exc}") from None
+        raise errors.HostUnavailable(f"{cfg.name}: SSH failed: {exc}") from None
+    except OSError as exc:
+        raise errors.HostUnavailable(f"{cfg.name}: SSH connection failed: {exc}") from None
+    return client

@@ -57,6 +57,45 @@ def _drift(env):
             for d in out["differences"]]
 
 
+def _plan_out(env, out):
+    if env.args.format == "json":
+        return out
+    head = "plan (dry run, nothing changed)" if out.get("dry_run") else "applied"
+    print(f"{head}: {out['plan']} on {out['target']}")
+    return [{k: s[k] for k in ("n", "step", "command")} for s in out["steps"]]
+
+
+def _where(env):
+    return {"host": env.args.host, "netns": env.args.netns, "dry_run": env.args.dry_run,
+            "transport": env.args.transport}
+
+
+def _bridge_create(env):
+    return _plan_out(env, env.cloud.host_networks.bridge_create(
+        env.ctx, env.args.bridge, env.args.port, **_where(env)))
+
+
+def _bridge_delete(env):
+    if not env.args.dry_run:
+        _confirm(env, f"bridge delete {env.args.bridge}")
+    return _plan_out(env, env.cloud.host_networks.bridge_delete(
+        env.ctx, env.args.bridge, env.args.port, **_where(env)))
+
+
+def _vlan_create(env):
+    return _plan_out(env, env.cloud.host_networks.vlan_create(
+        env.ctx, env.args.parent, env.args.id, env.args.bridge, network=env.args.network,
+        **_where(env)))
+
+
+def _hostnet_args(p) -> None:
+    p.add_argument("--host", help="a configured host (SSH when its URI is remote)")
+    p.add_argument("--netns", help="a network namespace of this machine instead of a host")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    p.add_argument("--transport", choices=["auto", "ip"], default="auto",
+                   help="netns only: pyroute2 (auto) or the ip command")
+
+
 def register(sub) -> None:
     p = sub.add_parser("network", help="libvirt virtual networks on every host")
     ns = p.add_subparsers(dest="network_command", metavar="ACTION", required=True)
@@ -96,3 +135,30 @@ def register(sub) -> None:
     dr.add_argument("name")
     dr.add_argument("--host", action="append", help="compare only these hosts")
     dr.set_defaults(func=_drift)
+
+    b = sub.add_parser("bridge", help="Linux bridges on a host (a plan with rollback)")
+    bs = b.add_subparsers(dest="bridge_command", metavar="ACTION", required=True)
+    bc = bs.add_parser("create", help="create a bridge and move a NIC (and its addresses) "
+                       "into it")
+    bc.add_argument("bridge")
+    bc.add_argument("--port", required=True, help="the NIC to move into the bridge")
+    _hostnet_args(bc)
+    bc.set_defaults(func=_bridge_create)
+    bd = bs.add_parser("delete", help="remove a bridge, addresses back to its port "
+                       "(needs --yes)")
+    bd.add_argument("bridge")
+    bd.add_argument("--port", action="append", help="port to release (first one gets the "
+                    "bridge's addresses back)")
+    bd.add_argument("--yes", action="store_true")
+    _hostnet_args(bd)
+    bd.set_defaults(func=_bridge_delete)
+    v = sub.add_parser("vlan", help="802.1Q VLAN sub-interfaces bridged for VMs")
+    vs = v.add_subparsers(dest="vlan_command", metavar="ACTION", required=True)
+    vc = vs.add_parser("create", help="NIC.ID sub-interface, a bridge on it, optionally a "
+                       "libvirt network on the bridge")
+    vc.add_argument("--parent", required=True, help="the NIC carrying the VLAN")
+    vc.add_argument("--id", required=True, type=int, help="VLAN id 1-4094")
+    vc.add_argument("--bridge", required=True)
+    vc.add_argument("--network", help="also define this libvirt network on the bridge")
+    _hostnet_args(vc)
+    vc.set_defaults(func=_vlan_create)
