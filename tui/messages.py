@@ -54,10 +54,11 @@ class HostRowsLoaded(Message):
 
 
 class StatsUpdated(Message):
-    """One stats tick of one host finished; ``stats`` is None when it failed."""
+    """One stats tick of one host finished; ``stats`` is None when it failed;
+    ``host_cpu`` is False when the host's CPU % was not asked this tick."""
 
     def __init__(self, host: str, stats: dict[str, dict[str, Any]] | None,
-                 host_cpu: float | None = None) -> None:
+                 host_cpu: float | None | bool = False) -> None:
         super().__init__()
         self.host = host
         self.stats = stats

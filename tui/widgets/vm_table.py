@@ -191,6 +191,9 @@ class VMTable(DataTable):
         if r is None:
             return
         changed = [k for k, v in fields.items() if k in r and r[k] != v]
+        if "cpu_percent" in changed and (format_cpu(r["cpu_percent"])
+                                         == format_cpu(fields["cpu_percent"])):
+            changed.remove("cpu_percent")  # same on screen: no repaint
         r.update({k: v for k, v in fields.items() if k in r})
         if changed:
             self._changed(uuid, changed)
