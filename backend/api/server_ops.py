@@ -124,9 +124,12 @@ class ServerOpsAPI(APIFamily):
     def migrate(self, ctx: RequestContext, ref: str, dest: str | None = None, *,
                 host: str | None = None, copy_storage: bool = False,
                 dest_uri: str | None = None, migrate_uri: str | None = None,
-                progress: Progress | None = None,
-                cancel: threading.Event | None = None) -> dict[str, Any]:
-        """Live-migrate a server to ``dest`` (a configured host) or where the scheduler says."""
+                progress: Progress | None = None, cancel: threading.Event | None = None,
+                dest_uris: dict[str, str] | None = None) -> dict[str, Any]:
+        """Live-migrate a server to ``dest`` (a configured host) or where the scheduler says.
+
+        The source host reaches the destination at ``dest_uri``, else ``dest_uris[dest]``,
+        else the destination's configured URI (see migrate.peer_uri)."""
         h, row = self._locate(ref, host)
         label = f"{h.name}/{row['name']}"
         with self.mutation(ctx, "server:live_migrate", label, self.cloud.server_target(row)):
@@ -138,7 +141,8 @@ class ServerOpsAPI(APIFamily):
                 raise errors.InvalidInput(f"server {row['name']} already runs on {dest}")
             d = self.cloud.registry.get(dest)
             d.conn()  # HostUnavailable with the reason when it is down
-            uri = dest_uri or (d.cfg.uri if _is_test(h) else migrate_mod.peer_uri(d))
+            uri = dest_uri or (dest_uris or {}).get(dest) or (
+                d.cfg.uri if _is_test(h) else migrate_mod.peer_uri(d))
             result = migrate_mod.migrate_server(h, row["uuid"], uri, dest_name=d.name,
                                                 copy_storage=copy_storage,
                                                 migrate_uri=migrate_uri, progress=progress,

@@ -1,0 +1,126 @@
+"""Live migration between two independent libvirt hosts on this machine (tests/twohosts.py:
+network + mount + UTS namespaces, a veth /30 only between them, sshd inside each).
+
+A running TCG guest is moved A -> B through the front door (peer-to-peer: A's libvirtd opens
+B over qemu+ssh://), shown running on B and gone from A; then ``evacuate`` of B moves it back
+to the host the scheduler picks (A, the only other one)."""
+from __future__ import annotations
+
+import subprocess
+import threading
+
+import libvirt
+import pytest
+
+from backend.api.cloud import Cloud
+from backend.api.context import RequestContext
+from backend.config import load_settings
+from backend.errors import OperationFailed
+from tests.realhost import missing_requirements, tiny_domain_xml
+from tests.twohosts import TwoHosts
+
+NAME = "vs-migrant"
+
+
+def _netns_allowed() -> str | None:
+    probe = subprocess.run(["ip", "netns", "add", "vsmig-probe"], capture_output=True,
+                           text=True)
+    if probe.returncode != 0:
+        return probe.stderr.strip() or "ip netns add failed"
+    subprocess.run(["ip", "netns", "del", "vsmig-probe"], capture_output=True)
+    return None
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory):
+    problems = missing_requirements()
+    if problems:
+        pytest.skip("a real libvirt host cannot run here: " + ", ".join(problems))
+    why = _netns_allowed()
+    if why:
+        pytest.skip(f"network namespaces are not available here: {why}")
+    hosts = TwoHosts(tmp_path_factory.mktemp("twohosts"))
+    hosts.start()
+    yield hosts.a, hosts.b
+    hosts.stop()
+
+
+@pytest.fixture
+def cloud(tmp_path, two_hosts):
+    a, b = two_hosts
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"[state]\ndb_url = \"sqlite:///{tmp_path / 'state.db'}\"\n\n"
+        f"[[hosts]]\nname = \"hosta\"\nuri = \"{a.local_uri}\"\n\n"
+        f"[[hosts]]\nname = \"hostb\"\nuri = \"{b.local_uri}\"\n")
+    settings = load_settings(cfg)
+    settings.state_dir = tmp_path / "state"
+    c = Cloud(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def guest(two_hosts):
+    a, b = two_hosts
+    conns = [libvirt.open(a.local_uri), libvirt.open(b.local_uri)]
+
+    def cleanup():
+        for conn in conns:
+            try:
+                dom = conn.lookupByName(NAME)
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
+    cleanup()
+    conns[0].defineXML(tiny_domain_xml(NAME)).create()
+    yield conns
+    cleanup()
+    for conn in conns:
+        conn.close()
+
+
+def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
+    a, b = two_hosts
+    conn_a, conn_b = guest
+    ctx = RequestContext.system()
+    peers = {"hosta": a.peer_uri, "hostb": b.peer_uri}
+    assert {h.name for h in cloud.registry.connected()} == {"hosta", "hostb"}
+    assert cloud.servers.get(ctx, NAME, host="hosta")["state"] == "running"
+
+    # a cancel flag already set: nothing moves
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(OperationFailed, match="cancelled"):
+        cloud.server_ops.migrate(ctx, NAME, "hostb", dest_uris=peers, cancel=cancel)
+    assert conn_a.lookupByName(NAME).isActive()
+
+    events: list[dict] = []
+    out = cloud.server_ops.migrate(ctx, NAME, "hostb", dest_uris=peers,
+                                   progress=events.append)
+    assert (out["source"], out["destination"], out["state"]) == ("hosta", "hostb", "running")
+    # running on B (persistent there), gone from A -- as the hosts and the front door see it
+    dom_b = conn_b.lookupByName(NAME)
+    assert dom_b.isActive() and dom_b.isPersistent()
+    with pytest.raises(libvirt.libvirtError):
+        conn_a.lookupByName(NAME)
+    assert cloud.servers.get(ctx, NAME)["host"] == "hostb"
+    assert NAME not in {r["name"] for r in cloud.servers.list(ctx, host="hosta")}
+    phases = [e["phase"] for e in events]
+    assert phases[0] == "starting" and phases[-1] == "done", phases
+    assert all(e["server"] == NAME and e["destination"] == "hostb" for e in events)
+
+    # evacuate B: the scheduler picks A (the only other host), one VM, progress reported
+    evac_events: list[dict] = []
+    report = cloud.server_ops.evacuate(ctx, "hostb", dest_uris=peers,
+                                       progress=evac_events.append)
+    assert report["count"] == 1 and report["moved"][0]["destination"] == "hosta"
+    assert conn_a.lookupByName(NAME).isActive()
+    with pytest.raises(libvirt.libvirtError):
+        conn_b.lookupByName(NAME)
+    assert evac_events[-1]["phase"] == "done" and evac_events[-1]["count"] == 1
+    audit = cloud.identity.audit.list(ctx, action="server:live_migrate")
+    assert [r["outcome"] for r in audit][:2] == ["success", "failure"]
+    assert cloud.identity.audit.list(ctx, action="host:evacuate")[0]["outcome"] == "success"
