@@ -48,6 +48,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "delete": ("Delete", "Deleted"),
 }
 
+SORT_LABELS = {"vcpus": "vCPUs", "mem": "memory", "cpu": "CPU %"}
+
 
 class DashboardCommands(Provider):
     """Command palette: the dashboard's actions, its hosts and its servers."""
@@ -68,7 +70,8 @@ class DashboardCommands(Provider):
         yield "Toggle hosts panel", screen.action_toggle_hosts, None
         yield "Clear marks and filter", screen.action_clear, None
         for column in SORTABLE:
-            yield f"Sort by {column}", partial(screen.table.sort_by, column), None
+            yield (f"Sort by {SORT_LABELS.get(column, column)}",
+                   partial(screen.table.sort_by, column), None)
         for name, state in screen.host_states.items():
             yield (f"Host {name}", partial(screen.show_host, name),
                    f"{state} — show its servers")
@@ -174,11 +177,14 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
     def _start(self) -> None:
         """Snapshot the hosts (some may be connected already), then connect the rest in the
         background with reconnect."""
-        hosts = self.cloud.hosts.list(self.ctx)
-        self.post_message(HostsUpdated(hosts))
-        for h in hosts:
-            self.post_message(HostEvent(h["name"], h["state"], h.get("error"), snapshot=True))
-        self.cloud.start_hosts()
+        try:
+            hosts = self.cloud.hosts.list(self.ctx)
+            self.post_message(HostsUpdated(hosts))
+            for h in hosts:
+                self.post_message(HostEvent(h["name"], h["state"], h.get("error"),
+                                            snapshot=True))
+        finally:
+            self.cloud.start_hosts()  # even if the summary was refused: events still come
 
     def on_host_event(self, message: HostEvent) -> None:
         name = message.host

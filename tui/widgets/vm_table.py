@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist
 
 # key, label, fixed width (None = fit the content)
 COLUMNS: list[tuple[str, str, int | None]] = [
