@@ -362,6 +362,8 @@ def bridge_plan(ex: Executor, bridge: str, port: str) -> Plan:
         raise errors.Conflict(f"{ex.target}: {port} is already a port of {nic.master}")
     if nic.kind in ("bridge",):
         raise errors.InvalidInput(f"{ex.target}: {port} is itself a bridge")
+    if port == "lo":
+        raise errors.InvalidInput(f"{ex.target}: the loopback interface cannot be a bridge port")
     plan = Plan(f"bridge {bridge} with port {port}", ex.target)
     plan.add(f"create bridge {bridge}", Op.make("add_bridge", name=bridge))
     plan.add(f"make {port} a port of {bridge}", Op.make("set_master", name=port, master=bridge))

@@ -19,6 +19,16 @@ log = logging.getLogger(__name__)
 VOL_TYPES = {0: "file", 1: "block", 2: "dir", 3: "network", 4: "netdir", 5: "ploop"}
 
 
+def _translate(exc: libvirt.libvirtError, host, what: str) -> errors.VirtstackError:
+    """libvirt reports a refused file (permissions, a missing path) as a system error;
+    while the connection is alive that is a failed operation, not an unreachable host."""
+    err = translate(exc, host.name, what)
+    if isinstance(err, errors.HostUnavailable) and host.is_alive():
+        return errors.OperationFailed(f"{host.name}: {what} failed: "
+                                      f"{exc.get_error_message()}")
+    return err
+
+
 def active_pool(host, pool: str) -> libvirt.virStoragePool:
     p = pools_mod.lookup(host, pool)
     with mapped(host.name, f"pool {pool}"):
@@ -211,9 +221,11 @@ def attach_volume(host, dom: libvirt.virDomain, pool: str, name: str, *,
                 dom.attachDeviceFlags(xml, flags)
                 live = True
             except libvirt.libvirtError as exc:
-                if not persistent or exc.get_error_code() not in (
-                        libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED,
-                        libvirt.VIR_ERR_OPERATION_FAILED, libvirt.VIR_ERR_CONFIG_UNSUPPORTED):
+                no_live = exc.get_error_code() in (
+                    libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED,
+                    libvirt.VIR_ERR_CONFIG_UNSUPPORTED) or "hotplug" in (
+                    exc.get_error_message() or "").lower()
+                if not persistent or not no_live:
                     raise
                 note = (f"live attach refused ({exc.get_error_message()}); added to the "
                         "persistent definition, the disk appears at the next start")
@@ -222,7 +234,7 @@ def attach_volume(host, dom: libvirt.virDomain, pool: str, name: str, *,
             dom.attachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
             note = "server is not running: the disk appears at the next start"
     except libvirt.libvirtError as exc:
-        err = translate(exc, host.name, f"attach volume {name} to {dom.name()}")
+        err = _translate(exc, host, f"attach volume {name} to {dom.name()}")
         if isinstance(err, errors.NotSupported):
             raise errors.NotSupported(
                 f"{host.name}: this host cannot attach disks to servers (libvirt: "
@@ -262,7 +274,7 @@ def detach_volume(host, dom: libvirt.virDomain, pool: str, name: str) -> dict[st
             dom.detachDeviceFlags(ET.tostring(conf_disk, encoding="unicode"),
                                   libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     except libvirt.libvirtError as exc:
-        err = translate(exc, host.name, f"detach volume {name} from {dom.name()}")
+        err = _translate(exc, host, f"detach volume {name} from {dom.name()}")
         if isinstance(err, errors.NotSupported):
             raise errors.NotSupported(
                 f"{host.name}: this host cannot detach disks from servers (libvirt: "
