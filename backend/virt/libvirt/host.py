@@ -114,6 +114,9 @@ class LibvirtHost(HostDriver):
         self._host_cpu_prev: tuple[int, int] | None = None
         self._info: dict[str, Any] = {}
         self._callback_ids: list[int] = []
+        # Probed on the first stats tick, then remembered: does the bulk call carry figures
+        # (cpu.time) or only state (the test driver)?
+        self._bulk_has_figures: bool | None = None
 
     # -- connection -------------------------------------------------------------------
     @property
@@ -364,6 +367,10 @@ class LibvirtHost(HostDriver):
         """One bulk stats call (restricted to ``visible`` uuids when given). Where the host
         lacks cpu figures in bulk (the test driver), one info() per visible running VM."""
         conn = self.conn()
+        if self._bulk_has_figures is False and self.is_remote:
+            # Over the network, a host whose bulk call carries only state (events keep
+            # states current) is not polled at all: no figures are worth the traffic.
+            return {}
         now = time.monotonic()
         out: dict[str, dict[str, Any]] = {}
         with mapped(self.name, "stats"):
@@ -373,6 +380,8 @@ class LibvirtHost(HostDriver):
                 records = conn.domainListGetStats(doms, _STATS, _NOWAIT) if doms else []
             else:
                 records = conn.getAllDomainStats(_STATS, _NOWAIT | libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
+        if records:
+            self._bulk_has_figures = any("cpu.time" in rec for _d, rec in records)
         for dom, rec in records:
             uuid = dom.UUIDString()
             row = self._domains.get(uuid)
@@ -380,7 +389,10 @@ class LibvirtHost(HostDriver):
             if row is not None and st is not None:
                 row["state"] = state_name(st)
             cpu_ns = rec.get("cpu.time")
-            if cpu_ns is None and row is not None and row["state"] == "running":
+            if (cpu_ns is None and row is not None and row["state"] == "running"
+                    and not self.is_remote):
+                # a local host without bulk cpu figures: one in-process info() per
+                # visible running VM (no network cost)
                 try:
                     cpu_ns = dom.info()[4]
                 except libvirt.libvirtError:
