@@ -183,9 +183,16 @@ class LibvirtHost(HostDriver):
         self._callback_ids = []
 
     def close(self) -> None:
-        with self._lock:
+        """Never waits long: a connect() hung on an unreachable host holds the lock, and
+        quitting must not wait for it (its thread is a daemon and dies with the process)."""
+        if not self._lock.acquire(timeout=1.0):
+            self.state = "disconnected"
+            return
+        try:
             self._drop()
             self.state = "disconnected"
+        finally:
+            self._lock.release()
 
     def _on_close(self, conn, reason, opaque) -> None:
         why = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client closed"}.get(
