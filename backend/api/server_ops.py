@@ -24,6 +24,14 @@ from backend.virt.libvirt.errors import mapped
 Progress = Callable[[dict[str, Any]], None]
 
 
+def _same_kind(exc: errors.VirtstackError) -> type[errors.VirtstackError]:
+    """The backend.errors class of ``exc`` (its exit code and kind), for a new message."""
+    for cls in type(exc).__mro__:
+        if getattr(errors, cls.__name__, None) is cls:
+            return cls
+    return errors.OperationFailed
+
+
 def _is_test(h) -> bool:
     """A test-driver host (the demo): it cannot migrate, and says so in migrate_server."""
     return str(h.host_info().get("hypervisor", "")).upper() == "TEST"
@@ -117,9 +125,35 @@ class ServerOpsAPI(APIFamily):
                            exclude: set[str] | None = None) -> str:
         h, row = self._locate(ref, host)
         self.cloud.authorize(ctx, "server:live_migrate", self.cloud.server_target(row))
-        return migrate_mod.pick_destination(self.cloud.settings.scheduler,
-                                            self.cloud.registry.connected(), row, h.name,
-                                            exclude)
+        return migrate_mod.pick_destination(self.cloud, row, h.name, exclude)
+
+    def _move(self, src, row: dict[str, Any], dest: str, *, uri: str | None,
+              copy_storage: bool, migrate_uri: str | None, progress: Progress | None,
+              cancel: threading.Event | None) -> dict[str, Any]:
+        """One live migration, with its claim moved along (migrate.ClaimMove)."""
+        if dest == src.name:
+            raise errors.InvalidInput(f"server {row['name']} already runs on {dest}")
+        d = self.cloud.registry.get(dest)
+        d.conn()  # HostUnavailable with the reason when it is down
+        uri = uri or (d.cfg.uri if _is_test(src) else migrate_mod.peer_uri(d))
+        claim = None if _is_test(src) else migrate_mod.ClaimMove.begin(self.cloud,
+                                                                       row["uuid"], dest)
+        try:
+            result = migrate_mod.migrate_server(src, row["uuid"], uri, dest_name=d.name,
+                                                copy_storage=copy_storage,
+                                                migrate_uri=migrate_uri, progress=progress,
+                                                cancel=cancel)
+        except BaseException:
+            if claim is not None:
+                claim.rollback()
+            raise
+        if claim is not None:
+            claim.commit()
+        result["claim_moved"] = claim is not None
+        d._refresh_one(result["uuid"])
+        moved = d.find(result["uuid"])
+        result["state"] = moved["state"] if moved else None
+        return result
 
     def migrate(self, ctx: RequestContext, ref: str, dest: str | None = None, *,
                 host: str | None = None, copy_storage: bool = False,
@@ -134,23 +168,10 @@ class ServerOpsAPI(APIFamily):
         label = f"{h.name}/{row['name']}"
         with self.mutation(ctx, "server:live_migrate", label, self.cloud.server_target(row)):
             if dest is None:
-                dest = migrate_mod.pick_destination(self.cloud.settings.scheduler,
-                                                    self.cloud.registry.connected(), row,
-                                                    h.name)
-            if dest == h.name:
-                raise errors.InvalidInput(f"server {row['name']} already runs on {dest}")
-            d = self.cloud.registry.get(dest)
-            d.conn()  # HostUnavailable with the reason when it is down
-            uri = dest_uri or (dest_uris or {}).get(dest) or (
-                d.cfg.uri if _is_test(h) else migrate_mod.peer_uri(d))
-            result = migrate_mod.migrate_server(h, row["uuid"], uri, dest_name=d.name,
-                                                copy_storage=copy_storage,
-                                                migrate_uri=migrate_uri, progress=progress,
-                                                cancel=cancel)
-            d._refresh_one(result["uuid"])
-            moved = d.find(result["uuid"])
-            result["state"] = moved["state"] if moved else None
-            return result
+                dest = migrate_mod.pick_destination(self.cloud, row, h.name)
+            return self._move(h, row, dest, uri=dest_uri or (dest_uris or {}).get(dest),
+                              copy_storage=copy_storage, migrate_uri=migrate_uri,
+                              progress=progress, cancel=cancel)
 
     def evacuate(self, ctx: RequestContext, host: str, *, copy_storage: bool = False,
                  progress: Progress | None = None,
@@ -176,19 +197,13 @@ class ServerOpsAPI(APIFamily):
                     if progress is not None:
                         progress({**event, "index": i + 1, "count": len(todo)})
                 try:
-                    dest = migrate_mod.pick_destination(
-                        self.cloud.settings.scheduler, self.cloud.registry.connected(), row,
-                        host)
-                    d = self.cloud.registry.get(dest)
-                    uri = (dest_uris or {}).get(dest) or (
-                        d.cfg.uri if _is_test(src) else migrate_mod.peer_uri(d))
-                    result = migrate_mod.migrate_server(
-                        src, row["uuid"], uri, dest_name=dest, copy_storage=copy_storage,
-                        progress=relay, cancel=cancel)
-                    d._refresh_one(result["uuid"])
+                    dest = migrate_mod.pick_destination(self.cloud, row, host)
+                    result = self._move(src, row, dest, uri=(dest_uris or {}).get(dest),
+                                        copy_storage=copy_storage, migrate_uri=None,
+                                        progress=relay, cancel=cancel)
                 except errors.VirtstackError as exc:
                     done = ", ".join(f"{m['name']} -> {m['destination']}" for m in moved)
-                    raise type(exc)(
+                    raise _same_kind(exc)(
                         f"evacuation of {host} stopped at server {row['name']} "
                         f"({i + 1} of {len(todo)}): {exc.message}"
                         + (f"; already moved: {done}" if done else "")) from None

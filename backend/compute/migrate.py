@@ -190,16 +190,83 @@ def host_states(hosts: list["LibvirtHost"]):
     return out
 
 
-def pick_destination(scheduler_config: dict[str, Any], candidates: list["LibvirtHost"],
-                     row: dict[str, Any], source: str, exclude: set[str] | None = None) -> str:
+def cloud_states(cloud, candidates: list["LibvirtHost"]):
+    """HostStates with claims, enabled flags and unmanaged usage (backend.compute), for the
+    connected ``candidates``; the hosts' own figures where the compute layer is absent."""
+    manager = getattr(getattr(cloud, "compute", None), "manager", None)
+    if manager is not None:
+        names = {h.name for h in candidates}
+        try:
+            return [st for st in manager.fresh_states() if st.name in names]
+        except Exception as exc:  # the compute tables unavailable: fall back, say so
+            log.warning("compute host states unavailable (%s): using the hosts' figures",
+                        exc)
+    return host_states(candidates)
+
+
+def pick_destination(cloud, row: dict[str, Any], source: str,
+                     exclude: set[str] | None = None) -> str:
     """The host the scheduler picks for ``row`` (a server cache row) off ``source``."""
     from backend.scheduler import Flavor, RequestSpec, Scheduler
-    hosts = [h for h in candidates if h.name != source and h.name not in (exclude or set())]
+    hosts = [h for h in cloud.registry.connected()
+             if h.name != source and h.name not in (exclude or set())]
     if not hosts:
         raise errors.NoValidHost(f"no other connected host to move {row['name']} to")
     spec = RequestSpec(flavor=Flavor(vcpus=int(row.get("vcpus") or 1),
                                      memory_mb=int(row.get("memory_mb") or 0)),
                        ignore_hosts=frozenset({source}))
-    decision = Scheduler(scheduler_config).select(spec, host_states(hosts))
-    decision.raise_if_failed()
+    decision = Scheduler(cloud.settings.scheduler).select(spec, cloud_states(cloud, hosts))
+    if not decision.ok:
+        raise errors.NoValidHost(f"no host can take {row['name']}: {decision.reason}")
     return decision.chosen[0]
+
+
+class ClaimMove:
+    """The claim moves with the VM. For a server virtstack tracks (a servers-table row that
+    holds a claim), room is taken on the destination BEFORE the move -- the host's limits
+    apply, atomically -- and given back on the source after it (``commit``), or on the
+    destination if the move fails (``rollback``). Quota is the project's: unchanged."""
+
+    def __init__(self, cloud, uuid: str, source: str, dest: str, usage):
+        self.db = cloud.db
+        self.uuid, self.source, self.dest, self.usage = uuid, source, dest, usage
+
+    @classmethod
+    def begin(cls, cloud, uuid: str, dest: str) -> "ClaimMove | None":
+        manager = getattr(getattr(cloud, "compute", None), "manager", None)
+        if manager is None:
+            return None
+        from backend.compute.claims import Usage
+        from backend.compute.models import Server
+        with cloud.db.transaction() as s:
+            srv = s.get(Server, uuid)
+            if srv is None or not srv.claimed or srv.host == dest:
+                return None
+            usage = Usage(srv.vcpus, srv.memory_mb, srv.disk_gb, srv.root_gb)
+            manager.claims._take_host(s, dest, usage, 1)  # ClaimFailed: no room there
+            return cls(cloud, uuid, srv.host, dest, usage)
+
+    def _give_back(self, s, host: str) -> None:
+        from sqlalchemy import update
+
+        from backend.compute.models import ComputeNode as N
+        u = self.usage
+        s.execute(update(N).where(N.host == host)
+                  .values(vcpus_used=N.vcpus_used - u.vcpus,
+                          memory_mb_used=N.memory_mb_used - u.memory_mb,
+                          disk_gb_used=N.disk_gb_used - u.disk_gb,
+                          num_instances=N.num_instances - 1)
+                  .execution_options(synchronize_session=False))
+
+    def commit(self) -> None:
+        from sqlalchemy import update
+
+        from backend.compute.models import Server
+        with self.db.transaction() as s:
+            self._give_back(s, self.source)
+            s.execute(update(Server).where(Server.uuid == self.uuid).values(host=self.dest)
+                      .execution_options(synchronize_session=False))
+
+    def rollback(self) -> None:
+        with self.db.transaction() as s:
+            self._give_back(s, self.dest)

@@ -82,6 +82,21 @@ def guest(two_hosts):
         conn.close()
 
 
+def used(cloud) -> dict[str, int]:
+    """Claimed memory per host (compute_nodes.memory_mb_used)."""
+    from sqlalchemy import select
+
+    from backend.compute.models import ComputeNode
+    with cloud.db.transaction() as s:
+        return dict(s.execute(select(ComputeNode.host, ComputeNode.memory_mb_used)).all())
+
+
+def server_host(cloud) -> str:
+    from backend.compute.models import Server
+    with cloud.db.transaction() as s:
+        return s.get(Server, cloud.servers.locate(NAME)[1]["uuid"]).host
+
+
 def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     a, b = two_hosts
     conn_a, conn_b = guest
@@ -89,6 +104,11 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     peers = {"hosta": a.peer_uri, "hostb": b.peer_uri}
     assert {h.name for h in cloud.registry.connected()} == {"hosta", "hostb"}
     assert cloud.servers.get(ctx, NAME, host="hosta")["state"] == "running"
+    # virtstack tracks it (adopted into the admin project): its claim must move with it
+    cloud.identity.bootstrap("Migrate-Test-Pw-1")
+    cloud.compute.resources(ctx)  # compute_nodes rows for both hosts
+    cloud.compute.adopt(ctx, NAME, "admin")
+    assert used(cloud) == {"hosta": 64, "hostb": 0}
 
     # a cancel flag already set: nothing moves
     cancel = threading.Event()
@@ -96,11 +116,14 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     with pytest.raises(OperationFailed, match="cancelled"):
         cloud.server_ops.migrate(ctx, NAME, "hostb", dest_uris=peers, cancel=cancel)
     assert conn_a.lookupByName(NAME).isActive()
+    assert used(cloud) == {"hosta": 64, "hostb": 0}  # the claim taken on B was given back
 
     events: list[dict] = []
     out = cloud.server_ops.migrate(ctx, NAME, "hostb", dest_uris=peers,
                                    progress=events.append)
     assert (out["source"], out["destination"], out["state"]) == ("hosta", "hostb", "running")
+    assert out["claim_moved"] is True and used(cloud) == {"hosta": 0, "hostb": 64}
+    assert server_host(cloud) == "hostb"
     # running on B (persistent there), gone from A -- as the hosts and the front door see it
     dom_b = conn_b.lookupByName(NAME)
     assert dom_b.isActive() and dom_b.isPersistent()
@@ -121,6 +144,7 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     with pytest.raises(libvirt.libvirtError):
         conn_b.lookupByName(NAME)
     assert evac_events[-1]["phase"] == "done" and evac_events[-1]["count"] == 1
+    assert used(cloud) == {"hosta": 64, "hostb": 0} and server_host(cloud) == "hosta"
     audit = cloud.identity.audit.list(ctx, action="server:live_migrate")
     assert [r["outcome"] for r in audit][:2] == ["success", "failure"]
     assert cloud.identity.audit.list(ctx, action="host:evacuate")[0]["outcome"] == "success"
