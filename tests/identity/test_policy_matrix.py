@@ -16,6 +16,7 @@ quota:delete pool:create pool:delete pool:start pool:stop pool:refresh network:c
 network:delete network:start network:stop network:update network:bridge user:list
 user:create user:set user:delete project:create project:set project:delete role:create
 role:delete assignment:create assignment:delete audit:list scheduler:simulate
+pool:autostart network:autostart network:vlan
 """.split()
 ANY_ROLE = """
 host:list host:show flavor:list flavor:show image:list image:show pool:list pool:show
@@ -30,7 +31,7 @@ server:create server:start server:stop server:reboot server:suspend server:resum
 server:pause server:unpause server:destroy server:delete server:rename server:resize
 server:rebuild server:snapshot server:attach server:detach server:console image:create
 image:upload image:set image:delete volume:create volume:delete volume:attach
-volume:detach volume:resize volume:clone volume:upload volume:snapshot
+volume:detach volume:resize volume:clone volume:upload volume:snapshot volume:wipe
 """.split()
 SELF = """
 user:show user:password assignment:list token:revoke credential:list credential:show
