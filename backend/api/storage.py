@@ -164,6 +164,16 @@ class VolumesAPI(_StorageFamily):
                          lambda h, p, n: T.upload(h, p, n, src, fmt=fmt, progress=progress,
                                                   cancel=cancel))
 
+    def import_image(self, ctx, name: str, pool: str, src: str, fmt: str,
+                     host: str | None = None, *, progress: T.Progress | None = None,
+                     cancel: threading.Event | None = None, on_phase=None,
+                     src_format: str | None = None) -> dict[str, Any]:
+        """qemu-img convert to ``fmt`` here, then upload as a new volume (with progress)."""
+        return self._mut(ctx, "upload", name, pool, host,
+                         lambda h, p, n: T.import_image(h, p, n, src, fmt, progress=progress,
+                                                        cancel=cancel, on_phase=on_phase,
+                                                        src_format=src_format))
+
     def download(self, ctx, name: str, pool: str, dest: str, host: str | None = None, *,
                  progress: T.Progress | None = None, cancel: threading.Event | None = None,
                  overwrite: bool = False) -> dict[str, Any]:

@@ -264,3 +264,57 @@ def test_logical_volume_refused_as_boot_disk(cloud, ctx, pool):
     cloud.volumes.create(ctx, "boot.qcow2", "vs-it-pool", "8M", "qcow2", host="real")
     cloud.volumes.check_boot(ctx, "boot.qcow2", "vs-it-pool", host="real")   # dir: fine
     cloud.volumes.delete(ctx, "boot.qcow2", "vs-it-pool", host="real")
+
+
+def test_import_converts_with_progress(cloud, ctx, pool, tmp_path):
+    src = tmp_path / "src.raw"
+    with open(src, "wb") as f:
+        f.write(os.urandom(MiB))
+        f.truncate(8 * MiB)
+    phases: list[str] = []
+    calls: list[tuple[int, int]] = []
+    row = cloud.volumes.import_image(ctx, "imported.qcow2", "vs-it-pool", str(src), "qcow2",
+                                     host="real", on_phase=phases.append,
+                                     progress=lambda d, t: calls.append((d, t)))
+    assert phases == ["convert", "upload"]
+    assert (10000, 10000) in calls and calls[-1][0] == calls[-1][1]
+    assert row["format"] == "qcow2" and row["capacity"] == 8 * MiB
+    with open(row["path"], "rb") as f:
+        assert f.read(4) == b"QFI\xfb"
+    cloud.volumes.delete(ctx, "imported.qcow2", "vs-it-pool", host="real")
+
+
+def test_cli_upload_shows_progress_on_stderr(real_host, tmp_path, pool):
+    """The CLI face on the real daemon: a progress bar on stderr, JSON on stdout."""
+    import json
+    import subprocess
+    import sys
+    repo = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[state]\ndb_url = "sqlite:///{tmp_path / "s.db"}"\n\n'
+                   f'[[hosts]]\nname = "real"\nuri = "{real_host.local_uri}"\n')
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "d"), XDG_STATE_HOME=str(tmp_path / "s"),
+               XDG_CONFIG_HOME=str(tmp_path / "c"), VIRTSTACK_CONFIG=str(cfg))
+    for v in ("VIRTSTACK_TOKEN", "VIRTSTACK_DB_URL"):
+        env.pop(v, None)
+    pw = tmp_path / "pw"
+    pw.write_text("Integration-Test-Pw-1\n")
+    pw.chmod(0o600)
+    boot = subprocess.run([sys.executable, "-m", "tui.cli", "bootstrap",
+                           "--admin-password-file", str(pw)], env=env, cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert boot.returncode == 0, boot.stderr
+    env.update(VIRTSTACK_USERNAME="admin", VIRTSTACK_PASSWORD="Integration-Test-Pw-1",
+               VIRTSTACK_PROJECT="admin")
+    src = tmp_path / "cli.raw"
+    src.write_bytes(os.urandom(2 * MiB + 1))
+    up = subprocess.run([sys.executable, "-m", "tui.cli", "-f", "json", "volume", "upload",
+                         "cli.raw", "--pool", "vs-it-pool", "--host", "real", str(src)],
+                        env=env, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    assert "upload cli.raw [" in up.stderr and "100.0%" in up.stderr
+    assert json.loads(up.stdout)["capacity"] == 2 * MiB + 1
+    rm = subprocess.run([sys.executable, "-m", "tui.cli", "volume", "delete", "cli.raw",
+                         "--pool", "vs-it-pool", "--host", "real", "--yes"], env=env,
+                        cwd=repo, capture_output=True, text=True, timeout=120)
+    assert rm.returncode == 0, rm.stderr

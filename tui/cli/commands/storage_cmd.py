@@ -56,6 +56,20 @@ class ProgressBar:
             self.stream.write("\n")
         self.stream.flush()
 
+    def percent(self, done: int, total: int) -> None:
+        """For work measured in steps, not bytes (a conversion): no sizes, no rate."""
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        frac = done / total if total else 1.0
+        filled = int(frac * self.width)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+                          f"{frac * 100:5.1f}%")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
 
 def _confirm(env, what: str) -> None:
     if not env.args.yes:
@@ -152,6 +166,24 @@ def _vol_upload(env):
     return _humanize(env, env.cloud.volumes.upload(
         env.ctx, a.name, a.pool, a.file, host=a.host, fmt=a.vol_format,
         progress=_progress(env, f"upload {a.name}")))
+
+
+def _vol_import(env):
+    a = env.args
+    state: dict = {"bar": None, "phase": None}
+
+    def on_phase(phase):
+        state["phase"] = phase
+        state["bar"] = None if a.no_progress else ProgressBar(f"{phase} {a.name}")
+
+    def progress(done, total):
+        bar = state["bar"]
+        if bar is not None:
+            (bar.percent if state["phase"] == "convert" else bar)(done, total)
+
+    return _humanize(env, env.cloud.volumes.import_image(
+        env.ctx, a.name, a.pool, a.file, a.vol_format, host=a.host, progress=progress,
+        on_phase=on_phase, src_format=a.source_format))
 
 
 def _vol_download(env):
@@ -266,6 +298,13 @@ def register(sub) -> None:
     u.add_argument("--format", dest="vol_format", choices=["raw", "qcow2", "vmdk"],
                    help="default: detected from the file")
     u.add_argument("--no-progress", action="store_true")
+    im = vol_parser("import", "convert a local image (qemu-img) and upload it as a new "
+                    "volume", _vol_import)
+    im.add_argument("file")
+    im.add_argument("--format", dest="vol_format", required=True,
+                    choices=["raw", "qcow2", "vmdk"], help="the volume's format")
+    im.add_argument("--source-format", help="the file's format (default: detected)")
+    im.add_argument("--no-progress", action="store_true")
     dl = vol_parser("download", "download a volume into a local file", _vol_download)
     dl.add_argument("file")
     dl.add_argument("--overwrite", action="store_true")
