@@ -177,6 +177,9 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
     def _start(self) -> None:
         """Snapshot the hosts (some may be connected already), then connect the rest in the
         background with reconnect."""
+        # Background connects first: a blocking connect-all here would hold every host's
+        # summary hostage to the slowest one.
+        self.cloud.start_hosts()
         try:
             hosts = self.cloud.hosts.list(self.ctx)
             self.post_message(HostsUpdated(hosts))

@@ -105,7 +105,7 @@ def run_tui(env) -> int:
     # The TUI connects hosts in the background (Cloud.start_hosts), so it opens the Cloud
     # without the CLI's blocking connect-all; the env closes it on exit.
     if getattr(env, "_cloud", None) is None:
-        env._cloud = Cloud(env.settings, connect=False)
+        env._cloud = Cloud(env.settings, connect=False, background=True)
     cloud = env.cloud
     ctx = env.ctx
     app = VirtstackApp(cloud, ctx, env.settings, theme=getattr(env.args, "theme", None))

@@ -16,18 +16,25 @@ log = logging.getLogger(__name__)
 
 
 class Cloud:
-    def __init__(self, settings: Settings, *, connect: bool = True):
+    def __init__(self, settings: Settings, *, connect: bool = True, background: bool = False):
+        """connect: connect every host now, in parallel, and wait (the CLI).
+        background: start connecting at once, in the background, with reconnect (the TUI):
+        the hosts open while the state database and identity load."""
         from backend.hosts.registry import HostRegistry
-        from backend.api.hosts import HostsAPI
-        from backend.api.servers import ServersAPI
-
-        from backend.api.identity import IdentityAPI
-        from backend.db import Database
 
         self.settings = settings
+        self._hosts_started = False
+        self.registry = HostRegistry(settings)
+        if background:
+            self.start_hosts()
+
+        from backend.api.hosts import HostsAPI
+        from backend.api.identity import IdentityAPI
+        from backend.api.servers import ServersAPI
+        from backend.db import Database
+
         self.db = Database(settings.resolved_db_url())  # migrated to head on open
         self.identity = IdentityAPI(settings, self.db)
-        self.registry = HostRegistry(settings)
         self.hosts = HostsAPI(self)
         self.servers = ServersAPI(self)
         from backend.api.server_ops import ServerOpsAPI
@@ -40,8 +47,7 @@ class Cloud:
         self.host_networks = HostNetworksAPI(self)
         from backend.api.compute import attach
         attach(self)  # cloud.compute, .flavors, .images, .quotas, .server_groups
-        self._hosts_started = False
-        if connect:
+        if connect and not background:
             self.ensure_hosts()
 
     # -- hosts ------------------------------------------------------------------------
