@@ -155,3 +155,34 @@ def test_demo_state_persists_across_clouds(tmp_path, admin):
         assert c2.volumes.get(admin, "kept.qcow2", "kept", host="node1")["format"] == "qcow2"
     finally:
         c2.close()
+
+
+def test_logical_pool_volume_is_never_a_boot_disk(demo, admin):
+    """The test driver keeps an LVM pool's definition (no LVM needed): its volumes are raw
+    LVs, refused as boot disks with the reason, allowed as data disks."""
+    row = demo.pools.create(admin, "vg0", "logical", host="node1")
+    assert row["type"] == "logical" and row["target"] == "/dev/vg0"
+    demo.volumes.create(admin, "lv0", "vg0", "1G", host="node1")
+    with pytest.raises(errors.InvalidInput, match="logical volumes, not qcow2"):
+        demo.volumes.create(admin, "lv1", "vg0", "1G", "qcow2", host="node1")
+    with pytest.raises(errors.InvalidInput, match="no boot record"):
+        demo.volumes.check_boot(admin, "lv0", "vg0", host="node1")
+    assert demo.volumes.get(admin, "lv0", "vg0", host="node1")["bootable"] is False
+    demo.volumes.check_boot(admin, "api-01.qcow2", "default", host="node1")
+
+
+def test_cli_check_boot(cli_env, capsys):
+    import json as _json
+    from tui.cli import main
+    assert main(["--demo", "pool", "create", "vg0", "--type", "logical", "--host",
+                 "node2"]) == 0
+    assert main(["--demo", "volume", "create", "lv0", "--pool", "vg0", "--size", "1G",
+                 "--host", "node2"]) == 0
+    capsys.readouterr()
+    code = main(["--demo", "volume", "check-boot", "lv0", "--pool", "vg0", "--host", "node2"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "boot record" in err
+    code = main(["--demo", "-f", "json", "volume", "check-boot", "api-02.qcow2", "--pool",
+                 "default", "--host", "node2"])
+    out, err = capsys.readouterr()
+    assert code == 0 and _json.loads(out)["bootable"] is True, err
