@@ -39,13 +39,18 @@ def sniff(path: Path, disk_format: str, size: int) -> int:
     if disk_format == "qcow2":
         if head[:4] != b"QFI\xfb" or len(head) < 32:
             raise InvalidInput(f"{path} is not a qcow2 image (no QFI header)")
+        # A backing file would make the guest read a file of the host (nova refuses too).
+        if struct.unpack(">Q", head[8:16])[0] != 0:
+            raise InvalidInput(f"{path} is a qcow2 image with a backing file: only "
+                               "self-contained images are accepted")
         return struct.unpack(">Q", head[24:32])[0]
     if disk_format == "vmdk":
-        if head[:4] != b"KDMV" and b"# Disk DescriptorFile" not in head:
-            raise InvalidInput(f"{path} is not a vmdk image")
         if head[:4] == b"KDMV":
             return struct.unpack("<Q", head[12:20])[0] * 512
-        return size
+        if b"# Disk DescriptorFile" in head:  # a text file naming extents elsewhere
+            raise InvalidInput(f"{path} is a vmdk descriptor: only single-file "
+                               "(monolithic sparse) vmdk images are accepted")
+        raise InvalidInput(f"{path} is not a vmdk image")
     if head[:4] == b"QFI\xfb":
         raise InvalidInput(f"{path} is a qcow2 image: use --disk-format qcow2")
     return size

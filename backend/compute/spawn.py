@@ -82,16 +82,16 @@ def spawn(host, server: dict[str, Any], image: dict[str, Any], image_path: Path,
             if is_test:
                 vol = pool.createXML(volume_xml(vol_name, root_bytes, fmt), 0)
             else:
+                # A raw container of exactly the image's size takes the image's bits
+                # byte for byte (an upload writes over a file, it never truncates it);
+                # the refresh then reads the real format and virtual size from them.
                 size = image_path.stat().st_size
-                vol = pool.createXML(volume_xml(vol_name, size, fmt), 0)
+                vol = pool.createXML(volume_xml(vol_name, size, "raw"), 0)
                 _upload(conn, vol, image_path, size, progress)
                 pool.refresh(0)
                 vol = pool.storageVolLookupByName(vol_name)
-                if vol.info()[1] < root_bytes:
-                    try:
-                        vol.resize(root_bytes, 0)
-                    except libvirt.libvirtError as exc:
-                        log.warning("%s: could not grow %s: %s", host.name, vol_name, exc)
+                if vol.info()[1] < root_bytes:  # the flavor's root disk, or fail the spawn
+                    vol.resize(root_bytes, 0)
         dom_type = "test" if is_test else _domain_type(conn)
         xml = domain_xml(server["name"], memory_mb=server["memory_mb"], vcpus=server["vcpus"],
                          dom_type=dom_type, machine=None if is_test else "pc",
@@ -108,10 +108,15 @@ def spawn(host, server: dict[str, Any], image: dict[str, Any], image_path: Path,
 
 
 def _domain_type(conn) -> str:
+    """"kvm" when the host's domain capabilities say KVM works there, else "qemu" (TCG).
+    (libvirt refuses kvm capabilities when /dev/kvm is missing or unusable by QEMU.)"""
     try:
-        conn.getDomainCapabilities(None, None, None, "kvm", 0)
-        return "kvm"
+        caps = conn.getDomainCapabilities(None, None, None, "kvm", 0)
     except libvirt.libvirtError:
+        return "qemu"
+    try:
+        return "kvm" if ET.fromstring(caps).findtext("domain") == "kvm" else "qemu"
+    except ET.ParseError:
         return "qemu"
 
 
