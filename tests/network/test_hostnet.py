@@ -6,7 +6,6 @@ outside the namespace, and the namespace is deleted afterwards."""
 import os
 import shutil
 import subprocess
-import uuid
 
 import pytest
 
@@ -16,26 +15,6 @@ from backend.network import hostnet as H
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None,
     reason="network namespaces need root and iproute2")
-
-
-def sh(*argv):
-    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30)
-
-
-@pytest.fixture
-def netns():
-    name = f"vst-{uuid.uuid4().hex[:8]}"
-    sh("ip", "netns", "add", name)
-    try:
-        sh("ip", "-n", name, "link", "add", "nic0", "type", "veth", "peer", "name", "peer0")
-        sh("ip", "-n", name, "addr", "add", "10.213.7.2/30", "dev", "nic0")
-        sh("ip", "-n", name, "addr", "add", "10.213.7.1/30", "dev", "peer0")
-        sh("ip", "-n", name, "link", "set", "nic0", "up")
-        sh("ip", "-n", name, "link", "set", "peer0", "up")
-        sh("ip", "-n", name, "route", "add", "default", "via", "10.213.7.1", "dev", "nic0")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
 
 
 @pytest.mark.parametrize("transport", ["pyroute2", "ip"])
