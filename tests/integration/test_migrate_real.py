@@ -6,8 +6,12 @@ B over qemu+ssh://), shown running on B and gone from A; then ``evacuate`` of B 
 to the host the scheduler picks (A, the only other one)."""
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import libvirt
 import pytest
@@ -20,6 +24,7 @@ from tests.realhost import missing_requirements, tiny_domain_xml
 from tests.twohosts import TwoHosts
 
 NAME = "vs-migrant"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _netns_allowed() -> str | None:
@@ -97,6 +102,18 @@ def server_host(cloud) -> str:
         return s.get(Server, cloud.servers.locate(NAME)[1]["uuid"]).host
 
 
+def server_host_db(cloud) -> str:
+    from sqlalchemy import select
+
+    from backend.compute.models import Server
+    with cloud.db.transaction() as s:
+        return s.scalars(select(Server.host).where(Server.name == NAME)).one()
+
+
+def cloud_dir(cloud) -> Path:
+    return Path(cloud.settings.config_path).parent
+
+
 def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     a, b = two_hosts
     conn_a, conn_b = guest
@@ -148,3 +165,25 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     audit = cloud.identity.audit.list(ctx, action="server:live_migrate")
     assert [r["outcome"] for r in audit][:2] == ["success", "failure"]
     assert cloud.identity.audit.list(ctx, action="host:evacuate")[0]["outcome"] == "success"
+
+    # the CLI: `virtstack server migrate` with the scheduler's pick (B), progress on stderr
+    env = dict(os.environ, XDG_DATA_HOME=str(cloud_dir(cloud) / "data"),
+               XDG_STATE_HOME=str(cloud_dir(cloud) / "xstate"),
+               XDG_CONFIG_HOME=str(cloud_dir(cloud) / "cfg"),
+               VIRTSTACK_CONFIG=str(cloud.settings.config_path),
+               VIRTSTACK_USERNAME="admin", VIRTSTACK_PASSWORD="Migrate-Test-Pw-1",
+               VIRTSTACK_PROJECT="admin")
+    env.pop("VIRTSTACK_TOKEN", None)
+    env.pop("VIRTSTACK_DB_URL", None)
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "-f", "json", "server", "migrate",
+                           NAME, "--dest-uri", b.peer_uri], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    moved = json.loads(proc.stdout)
+    assert (moved["source"], moved["destination"], moved["state"]) == \
+        ("hosta", "hostb", "running")
+    assert "hosta -> hostb done" in proc.stderr
+    assert conn_b.lookupByName(NAME).isActive()
+    with pytest.raises(libvirt.libvirtError):
+        conn_a.lookupByName(NAME)
+    assert used(cloud) == {"hosta": 0, "hostb": 64} and server_host_db(cloud) == "hostb"
