@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import shlex
 import subprocess
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from backend.network.xml import validate_ifname
 log = logging.getLogger(__name__)
 
 EOPNOTSUPP = 95
+SCRIPT_FAILED = 3          # a plan script's exit status when a step failed (rolled back)
+_STEP_RE = re.compile(r"virtstack: step (\d+) of \d+ failed")
 
 
 # -- operations ----------------------------------------------------------------------------
@@ -111,11 +114,12 @@ class Plan:
         for i, step in enumerate(self.steps):
             undo = [shlex.join(s.undo.argv()) + " 2>/dev/null || true"
                     for s in reversed(self.steps[:i]) if s.undo]
+            failed = f"virtstack: step {i + 1} of {len(self.steps)} failed: {step.description}"
             lines.append(f"if ! {shlex.join(step.op.argv())}; then")
-            lines.append(f"  echo {shlex.quote(f'virtstack: step {i + 1} failed: ' + step.description)} >&2")
+            lines.append(f"  echo {shlex.quote(failed)} >&2")
             lines.extend("  " + u for u in undo)
             lines.append(f"  echo {shlex.quote(f'virtstack: rolled back {i} step(s)')} >&2")
-            lines.append(f"  exit {100 + i + 1}")
+            lines.append(f"  exit {SCRIPT_FAILED}")
             lines.append("fi")
         lines.append("echo virtstack: plan applied")
         return "\n".join(lines) + "\n"
@@ -316,8 +320,10 @@ class IpCommandNet(Executor):
         """The plan as one script on the far side: it rolls itself back on a failure."""
         rc, out, err = self.script_runner(["sh", "-c", plan.script()])
         if rc != 0:
-            step = rc - 100 if rc > 100 else 0
-            raise StepFailed(f"{plan.target}: {err.strip() or out.strip()} (exit {rc})",
+            m = _STEP_RE.search(err)
+            step = int(m.group(1)) if m else 0
+            text = " ".join(line.strip() for line in err.splitlines() if line.strip())
+            raise StepFailed(f"{plan.target}: {text or out.strip()} (exit {rc})",
                              step=step, errno=EOPNOTSUPP if "not supported" in err.lower()
                              else None, rolled_back=max(step - 1, 0))
         return {"plan": plan.title, "target": plan.target, "applied": len(plan.steps),
