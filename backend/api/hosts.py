@@ -34,3 +34,9 @@ class HostsAPI(APIFamily):
         from backend.hosts.probe import probe_host
         host = self.cloud.registry.get(name)
         return probe_host(host.cfg, libvirt_host=host)
+
+    def local_usage(self, ctx: RequestContext) -> dict[str, Any]:
+        """CPU and memory of the machine virtstack runs on (psutil)."""
+        self.cloud.authorize(ctx, "host:show", {})
+        from backend.hosts.local import host_usage
+        return host_usage()

@@ -94,3 +94,18 @@ class ServersAPI(APIFamily):
         """One bulk stats call on one host (the TUI's tick)."""
         self.cloud.authorize(ctx, "server:list", {"project_id": ctx.project_id})
         return self.cloud.registry.get(host).bulk_stats(visible)
+
+    def threads(self, ctx: RequestContext, ref: str, host: str | None = None) -> dict[str, Any]:
+        """On a local host (no remote transport, or SSH to loopback): the VM's qemu process
+        and one row per vCPU thread with its CPU time."""
+        from backend.hosts.local import is_local_uri, qemu_threads
+        h, row = self.locate(ref, host)
+        self.cloud.authorize(ctx, "server:show", self.cloud.server_target(row))
+        if not is_local_uri(h.cfg.uri):
+            raise errors.NotSupported(f"{h.name} is a remote host: qemu threads are read "
+                                      "with psutil on the local host only")
+        if row["state"] not in ("running", "paused", "blocked"):
+            raise errors.Conflict(f"server {row['name']} is {row['state']}: no qemu process")
+        data = qemu_threads(row["name"])
+        data.update({"name": row["name"], "host": h.name, "vcpus": row["vcpus"]})
+        return data

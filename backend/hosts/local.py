@@ -10,6 +10,19 @@ import psutil
 from backend import errors
 
 
+def is_local_uri(uri: str) -> bool:
+    """A URI whose hypervisor runs on this machine: no host part, or a loopback one."""
+    import ipaddress
+    from urllib.parse import urlsplit
+    host = urlsplit(uri).hostname
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def host_usage() -> dict[str, Any]:
     vm = psutil.virtual_memory()
     return {"cpus": psutil.cpu_count(), "cpu_percent": psutil.cpu_percent(interval=None),

@@ -103,6 +103,27 @@ def test_cli_drives_a_tcg_vm_over_qemu_ssh(cli_home, tiny):
         "shutoff"
 
 
+def test_local_qemu_process_and_vcpu_threads(cli_home, real_host):
+    conn = libvirt.open(real_host.local_uri)
+    try:
+        conn.defineXML(tiny_domain_xml("vs-threads"))
+        conn.lookupByName("vs-threads").create()
+        out = json.loads(cli(cli_home, "server", "threads", "vs-threads").stdout)
+        assert out["pid"] > 1 and out["vcpus"] == 1
+        assert [t["vcpu"] for t in out["vcpu_threads"]] == [0]
+        assert out["vcpu_threads"][0]["thread"] in ("CPU 0/TCG", "CPU 0/KVM")
+        stopped = cli(cli_home, "server", "threads", "vs-tiny", check=False)
+        assert stopped.returncode != 0 and "no qemu process" in stopped.stderr
+        usage = json.loads(cli(cli_home, "host", "usage").stdout)
+        assert usage["cpus"] >= 1 and usage["memory_mb"] > usage["memory_used_mb"] > 0
+    finally:
+        dom = conn.lookupByName("vs-threads")
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+        conn.close()
+
+
 def test_cli_delete_removes_the_domain(cli_home, real_host):
     conn = libvirt.open(real_host.local_uri)
     try:

@@ -15,5 +15,7 @@ def register(sub) -> None:
     probe = hs.add_parser("probe", help="check a host's KVM prerequisites (over SSH)")
     probe.add_argument("name")
     probe.set_defaults(func=lambda env: env.cloud.hosts.probe(env.ctx, env.args.name))
+    usage = hs.add_parser("usage", help="CPU and memory of this machine (psutil)")
+    usage.set_defaults(func=lambda env: env.cloud.hosts.local_usage(env.ctx))
     from tui.cli.commands._extend import call_hooks
     call_hooks("extend_host", hs)

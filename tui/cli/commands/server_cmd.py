@@ -62,6 +62,11 @@ def register(sub) -> None:
         ap.add_argument("--host")
         ap.add_argument("--yes", action="store_true", help="confirm a destructive action")
         ap.set_defaults(func=_action(verb))
+    th = ss.add_parser("threads", help="a local VM's qemu process and its vCPU threads")
+    th.add_argument("server")
+    th.add_argument("--host")
+    th.set_defaults(func=lambda env: env.cloud.servers.threads(env.ctx, env.args.server,
+                                                               host=env.args.host))
     d = ss.add_parser("delete", help="delete a server (needs --yes)")
     d.add_argument("server")
     d.add_argument("--host")
