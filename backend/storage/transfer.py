@@ -7,6 +7,7 @@ temporary file next to the destination and renames it only when complete.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -49,6 +50,17 @@ def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
+@contextlib.contextmanager
+def _removed_note(name: str):
+    """Say, in the error, that the half-made volume is gone."""
+    try:
+        yield
+    except TransferCancelled:
+        raise
+    except errors.VirtstackError as exc:
+        raise type(exc)(f"{exc.message}; the new volume {name} was removed") from None
+
+
 def upload(host, pool: str, name: str, src: str | os.PathLike, *, fmt: str | None = None,
            progress: Progress | None = None,
            cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -69,7 +81,7 @@ def upload(host, pool: str, name: str, src: str | os.PathLike, *, fmt: str | Non
     done = 0
     ok = False
     try:
-        with mapped(host.name, f"upload into volume {name}"):
+        with _removed_note(name), mapped(host.name, f"upload into volume {name}"):
             stream = conn.newStream(0)
             vol.upload(stream, 0, total, 0)
             with open(path, "rb") as f:
