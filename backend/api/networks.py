@@ -105,6 +105,15 @@ class NetworksAPI(APIFamily):
     def delete(self, ctx, name, host=None):
         return self._act(ctx, "delete", name, host, N.delete_network)
 
+    def server_interfaces(self, ctx: RequestContext, server: str,
+                          host: str | None = None) -> list[dict[str, Any]]:
+        """What ``virsh domiflist`` shows for one VM: host device (vnetN/tap, while it
+        runs), type, source network or bridge, model, MAC."""
+        info = self.cloud.servers.get(ctx, server, host=host)
+        return [{"interface": i.get("interface") or "-", "type": i.get("type"),
+                 "source": i.get("source"), "model": i.get("model"), "mac": i.get("mac")}
+                for i in info.get("interfaces", [])]
+
     def drift(self, ctx: RequestContext, name: str,
               hosts: list[str] | None = None) -> dict[str, Any]:
         """How the hosts' definitions of ``name`` differ (empty ``differences``: in sync)."""

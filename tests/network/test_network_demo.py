@@ -81,3 +81,14 @@ def test_cli_network(cli_env, capsys):
     assert code == 2 and "--yes" in err
     code = main(["--demo", "network", "delete", "web", "--host", "node1", "--yes"])
     assert code == 0
+
+
+def test_server_interfaces_like_domiflist(demo, admin, cli_env, capsys):
+    server = demo.servers.list(admin, host="node1")[0]["name"]
+    rows = demo.networks.server_interfaces(admin, server, host="node1")
+    assert rows and rows[0]["type"] == "network" and rows[0]["source"] == "default"
+    assert rows[0]["model"] == "virtio" and rows[0]["mac"].startswith("52:54:00:")
+    code = main(["--demo", "network", "iflist", server, "--host", "node1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "interface" in out and "52:54:00:" in out

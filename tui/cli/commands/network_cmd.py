@@ -88,6 +88,10 @@ def _vlan_create(env):
         **_where(env)))
 
 
+def _iflist(env):
+    return env.cloud.networks.server_interfaces(env.ctx, env.args.server, host=env.args.host)
+
+
 def _hostnet_args(p) -> None:
     p.add_argument("--host", help="a configured host (SSH when its URI is remote)")
     p.add_argument("--netns", help="a network namespace of this machine instead of a host")
@@ -135,6 +139,10 @@ def register(sub) -> None:
     dr.add_argument("name")
     dr.add_argument("--host", action="append", help="compare only these hosts")
     dr.set_defaults(func=_drift)
+    il = ns.add_parser("iflist", help="a server's interfaces, like virsh domiflist")
+    il.add_argument("server")
+    il.add_argument("--host")
+    il.set_defaults(func=_iflist, columns=["interface", "type", "source", "model", "mac"])
 
     b = sub.add_parser("bridge", help="Linux bridges on a host (a plan with rollback)")
     bs = b.add_subparsers(dest="bridge_command", metavar="ACTION", required=True)
