@@ -1,7 +1,9 @@
-"""The serial console on the real daemon, over qemu+ssh://: a TCG guest's SeaBIOS banner
-arrives through the backend's console session and through `virtstack server console`.
+"""Server operations on the real daemon over qemu+ssh://.
 
-The guest is started paused so that the console is open before SeaBIOS prints."""
+The serial console: a TCG guest's SeaBIOS banner arrives through the backend's console
+session and through `virtstack server console` (the guest is started paused so that the
+console is open before SeaBIOS prints). Also, on a qcow2 guest: internal snapshots of a
+running guest, live/next-boot edits, and a clone whose disk is copied in the same pool."""
 from __future__ import annotations
 
 import os
@@ -133,3 +135,75 @@ def test_cli_console_prints_seabios_and_leaves_on_ctrl_bracket(tmp_path, real_ho
     for t in threads:
         t.join(timeout=5)
     assert b"Disconnected from " + NAME.encode() in err
+
+
+def test_snapshots_edits_and_clone_on_the_real_daemon(tmp_path, real_host):
+    from backend.errors import NotSupported
+    from backend.virt.libvirt.xml import domain_xml
+    conn = libvirt.open(real_host.local_uri)
+    names = ("vs-snap", "vs-snap-raw", "vs-snap-2")
+    try:
+        try:
+            pool = conn.storagePoolLookupByName("vs-ops")
+        except libvirt.libvirtError:
+            pool = conn.storagePoolDefineXML(
+                "<pool type='dir'><name>vs-ops</name><target>"
+                "<path>/var/lib/libvirt/images/vs-ops</path></target></pool>")
+            pool.build(0)
+        if not pool.isActive():
+            pool.create()
+        for vol, fmt in (("vs-snap.qcow2", "qcow2"), ("vs-snap-raw.img", "raw")):
+            pool.createXML(f"<volume><name>{vol}</name><capacity unit='MiB'>16</capacity>"
+                           f"<target><format type='{fmt}'/></target></volume>", 0)
+        conn.defineXML(domain_xml(names[0], memory_mb=64, vcpus=1, disks=[
+            {"pool": "vs-ops", "volume": "vs-snap.qcow2", "format": "qcow2"}]))
+        conn.defineXML(domain_xml(names[1], memory_mb=64, vcpus=1, disks=[
+            {"pool": "vs-ops", "volume": "vs-snap-raw.img", "format": "raw"}]))
+        settings = load_settings(write_config(tmp_path / "c.toml", real_host))
+        settings.state_dir = tmp_path / "state"
+        cloud = Cloud(settings)
+        ctx = RequestContext.system()
+        ops = cloud.server_ops
+        try:
+            cloud.servers.start(ctx, names[0])
+            assert ops.snapshot_create(ctx, names[0], "s1")["memory"] == "internal"
+            assert ops.snapshot_create(ctx, names[0], "s2")["parent"] == "s1"
+            assert [r["name"] for r in ops.snapshot_list(ctx, names[0])] == ["s1", "s2"]
+            assert ops.snapshot_revert(ctx, names[0], "s1")["server_state"] == "running"
+            ops.snapshot_delete(ctx, names[0], "s2")
+            assert [r["name"] for r in ops.snapshot_list(ctx, names[0])] == ["s1"]
+            with pytest.raises(NotSupported, match="vda is raw"):
+                ops.snapshot_create(ctx, names[1], "x")
+            # live within what the guest was started with, else next boot (and said so)
+            assert ops.set_memory(ctx, names[0], 32)["applied"] == "live and next boot"
+            r = ops.set_vcpus(ctx, names[0], 2)
+            assert r["applied"] == "next boot" and "at most 1 vCPUs" in r["note"]
+            cloud.servers.destroy(ctx, names[0])
+            ops.snapshot_delete(ctx, names[0], "s1")
+            out = ops.clone(ctx, names[0], names[2])
+            shown = cloud.servers.get(ctx, names[2])
+            assert shown["disks"][0]["source"] == "vs-ops/vs-snap-2.qcow2"
+            assert shown["vcpus"] == 2 and out["state"] == "shutoff"
+            assert pool.storageVolLookupByName("vs-snap-2.qcow2").info()[1] == 16 * 1024**2
+        finally:
+            cloud.close()
+    finally:
+        for name in names:
+            try:
+                dom = conn.lookupByName(name)
+                if dom.isActive():
+                    dom.destroy()
+                for snap in dom.listAllSnapshots(0):
+                    snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
+        try:
+            pool = conn.storagePoolLookupByName("vs-ops")
+            for vol in pool.listAllVolumes(0):
+                vol.delete(0)
+            pool.destroy()
+            pool.undefine()
+        except libvirt.libvirtError:
+            pass
+        conn.close()
