@@ -28,6 +28,7 @@ from screens.vm_detail import VMDetailScreen
 from tui.messages import (ActionDone, DomainEventsPending, HostEvent, HostRowsLoaded,
                           HostsUpdated, StatsUpdated)
 from tui.widgets.hosts_panel import HostsPanel
+from tui.widgets.status_bar import StatusBar
 from tui.widgets.vm_table import SORTABLE, VMTable
 from tui.workers import ReportsWorkerFailures
 
@@ -115,6 +116,9 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         Binding("h", "toggle_hosts", "Hosts"),
         Binding("escape", "clear", "Clear", show=False),
         Binding("down", "focus_table", "Table", show=False),
+        Binding("P", "switch_project", "Project"),
+        Binding("A", "identity_admin", "Identity"),
+        Binding("L", "audit", "Audit"),
     ]
 
     def __init__(self, cloud, ctx) -> None:
@@ -140,6 +144,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
                             compact=True)
                 yield VMTable(id="vms")
                 yield Static("", id="status")
+        yield StatusBar(self.cloud.identity, self.ctx, id="identity-bar")
         yield Footer(compact=True)
 
     @property
@@ -388,6 +393,25 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
             return
         self.table.select_uuid(uuid)
         self.app.push_screen(VMDetailScreen(self.cloud, self.ctx, uuid, r["host"], r["name"]))
+
+    # -- identity: project switch, admin and audit screens -------------------------------------
+    def action_switch_project(self) -> None:
+        from screens.project_switch import ProjectSwitchScreen
+
+        def switched(ctx) -> None:
+            if ctx is not None:
+                self.notify(f"Now in project {ctx.project_name}.", timeout=3, markup=False)
+                self.app.switch_context(ctx)
+        self.app.push_screen(ProjectSwitchScreen(self.cloud, self.app.settings, self.ctx),
+                             switched)
+
+    def action_identity_admin(self) -> None:
+        from screens.identity_admin import IdentityAdminScreen
+        self.app.push_screen(IdentityAdminScreen(self.cloud, self.ctx))
+
+    def action_audit(self) -> None:
+        from screens.audit import AuditScreen
+        self.app.push_screen(AuditScreen(self.cloud, self.ctx))
 
     # -- actions ------------------------------------------------------------------------------
     def _targets(self) -> list[dict[str, Any]]:

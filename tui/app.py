@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Callable
 
 from textual.app import App
@@ -73,6 +74,16 @@ class VirtstackApp(App):
         from screens.dashboard import DashboardScreen
         self.push_screen(DashboardScreen(self.cloud, self.ctx))
 
+    def switch_context(self, ctx) -> None:
+        """A new scope (project switch): the dashboard is rebuilt for it, so nothing the
+        old project could see stays on screen."""
+        from screens.dashboard import DashboardScreen
+        self.ctx = ctx
+        if isinstance(self.screen, DashboardScreen):
+            self.switch_screen(DashboardScreen(self.cloud, ctx))
+        else:
+            self.show_dashboard()
+
     def action_toggle_keys(self) -> None:
         """The keys panel: every binding of the focused widget and its screen."""
         if self.screen.query("HelpPanel"):
@@ -102,12 +113,26 @@ class VirtstackApp(App):
 def run_tui(env) -> int:
     """Entry from the CLI (``virtstack`` with no sub-command)."""
     from backend.api.cloud import Cloud
+    from backend.errors import AuthenticationFailed
+    from tui.cli.auth import NO_CREDENTIALS
     # The TUI connects hosts in the background (Cloud.start_hosts), so it opens the Cloud
     # without the CLI's blocking connect-all; the env closes it on exit.
     if getattr(env, "_cloud", None) is None:
         env._cloud = Cloud(env.settings, connect=False, background=True)
     cloud = env.cloud
-    ctx = env.ctx
-    app = VirtstackApp(cloud, ctx, env.settings, theme=getattr(env.args, "theme", None))
+    login = None
+    try:
+        ctx = env.ctx  # the demo logs itself in here
+    except AuthenticationFailed as exc:
+        # No credentials (or stale ones): ask for them on the login screen.
+        from screens.login import LoginScreen
+        ctx = None
+        notice = None if exc.message == NO_CREDENTIALS else exc.message
+
+        def login(app):
+            return LoginScreen(app.cloud, app.settings, notice=notice,
+                               username=os.environ.get("VIRTSTACK_USERNAME"))
+    app = VirtstackApp(cloud, ctx, env.settings, theme=getattr(env.args, "theme", None),
+                       login=login)
     app.run()
     return app.return_code or 0
