@@ -69,6 +69,8 @@ class DashboardCommands(Provider):
             yield f"{label} selected servers", cb, "Applies to the marked rows or the cursor row"
         yield "Filter servers", screen.action_focus_filter, "Filter by name, host or state"
         yield "Toggle hosts panel", screen.action_toggle_hosts, None
+        yield "Create server", screen.action_create_server, "Flavor, image, live placement"
+        yield "Host resources", screen.action_host_resources, "vCPU, RAM and disk gauges"
         yield "Clear marks and filter", screen.action_clear, None
         for column in SORTABLE:
             yield (f"Sort by {SORT_LABELS.get(column, column)}",
@@ -114,6 +116,8 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         Binding("5", "sort('mem')", "Sort by memory", show=False),
         Binding("6", "sort('cpu')", "Sort by CPU", show=False),
         Binding("h", "toggle_hosts", "Hosts"),
+        Binding("c", "create_server", "Create"),
+        Binding("H", "host_resources", "Resources"),
         Binding("escape", "clear", "Clear", show=False),
         Binding("down", "focus_table", "Table", show=False),
         Binding("P", "switch_project", "Project"),
@@ -365,6 +369,14 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
     def action_toggle_hosts(self) -> None:
         panel = self.hosts_panel
         panel.display = not panel.display
+
+    def action_create_server(self) -> None:
+        from screens.create_wizard import CreateWizardScreen
+        self.app.push_screen(CreateWizardScreen(self.cloud, self.ctx))
+
+    def action_host_resources(self) -> None:
+        from screens.host_resources import HostResourcesScreen
+        self.app.push_screen(HostResourcesScreen(self.cloud, self.ctx))
 
     def on_vm_table_view_changed(self, _message: VMTable.ViewChanged) -> None:
         self._update_status()
