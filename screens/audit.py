@@ -21,7 +21,13 @@ from tui.workers import describe_error
 IDENTITY_CSS = THEMES_DIR / "identity.tcss"
 
 LIMIT = 1000
-COLUMNS = ("time", "user", "project", "action", "target", "outcome", "reason")
+COLUMNS = ("time", "user", "project", "action", "outcome", "target", "reason")
+#: Widest a column grows (its cells are cut there), so the outcome stays on a narrow screen.
+MAX_WIDTH = {"user": 16, "project": 16, "action": 20, "target": 32}
+
+
+def _clip(text: str, width: int | None) -> str:
+    return text if width is None or len(text) <= width else text[:width - 1] + "…"
 
 
 def row_matches(row: dict, words: list[str]) -> bool:
@@ -62,7 +68,7 @@ class AuditScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for c in COLUMNS:
-            table.add_column(c, key=c)
+            table.add_column("time (UTC)" if c == "time" else c, key=c)
         table.focus()
         self.action_reload()
 
@@ -109,10 +115,11 @@ class AuditScreen(Screen):
         styles = {"success": theme.success or "green", "failure": f"bold {theme.error or 'red'}",
                   "denied": theme.warning or "yellow"}
         for r in self.shown:
-            cells = [str(r.get(c) or "") for c in COLUMNS]
-            cells[0] = cells[0].replace("T", " ")[:19]
+            cells: list[str | Text] = [_clip(str(r.get(c) or ""), MAX_WIDTH.get(c))
+                                       for c in COLUMNS]
+            cells[0] = str(cells[0]).replace("T", " ")[:19]
             outcome = r.get("outcome") or ""
-            cells[5] = Text(outcome, style=styles.get(outcome, ""))
+            cells[COLUMNS.index("outcome")] = Text(outcome, style=styles.get(outcome, ""))
             table.add_row(*cells, key=str(r.get("id")))
         if self.rows or not self.query_one("#audit-status").has_class("-error"):
             total = len(self.rows)

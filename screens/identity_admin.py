@@ -47,6 +47,7 @@ class FormScreen(ModalScreen):
 
     CSS_PATH = IDENTITY_CSS
 
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, fields: list[Field], *, submit_label: str = "Create",

@@ -116,6 +116,8 @@ class ProjectSwitchScreen(ModalScreen):
             label = f"{'● ' if current else '  '}{p['project']}  ({', '.join(p['roles'])})"
             options.add_option(Option(label, id=p["project_id"], disabled=current))
         others = [p for p in message.projects if p["project_id"] != self.ctx.project_id]
+        if others:  # the cursor starts on the first project one can switch to
+            options.highlighted = message.projects.index(others[0])
         self._say("Enter switches, escape cancels." if others
                   else "You have a role in no other project.")
 
