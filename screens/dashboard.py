@@ -71,6 +71,10 @@ class DashboardCommands(Provider):
         yield "Toggle hosts panel", screen.action_toggle_hosts, None
         yield "Create server", screen.action_create_server, "Flavor, image, live placement"
         yield "Host resources", screen.action_host_resources, "vCPU, RAM and disk gauges"
+        yield "Switch project", screen.action_switch_project, "Re-scope to another project"
+        yield ("Identity: users, projects, roles, assignments", screen.action_identity_admin,
+               "Admin only")
+        yield "Audit log", screen.action_audit, "Logins and every change (admin only)"
         yield "Clear marks and filter", screen.action_clear, None
         for column in SORTABLE:
             yield (f"Sort by {SORT_LABELS.get(column, column)}",
