@@ -1,3 +1,7 @@
+"""Fixtures every test family shares: a demo cloud (three test-driver hosts in tmp_path),
+the backend's own admin context, and a CLI pointed at private XDG dirs.
+
+A family's own conftest.py may override a name (identity's ``admin`` is a real user)."""
 import pytest
 
 from backend.api.cloud import Cloud
@@ -7,9 +11,7 @@ from backend.virt.demo import demo_settings
 
 @pytest.fixture
 def demo(tmp_path):
-    settings = demo_settings(tmp_path)
-    cloud = Cloud(settings, connect=False)
-    # no identity needed for these: the backend's own context
+    cloud = Cloud(demo_settings(tmp_path), connect=False)
     yield cloud
     cloud.close()
 
@@ -21,7 +23,7 @@ def admin():
 
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
-    """Point the CLI at a private demo data dir."""
+    """Point the CLI at a private demo data dir, with no credentials in the environment."""
     for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"),
                      ("XDG_CONFIG_HOME", "cfg")):
         monkeypatch.setenv(var, str(tmp_path / sub))
