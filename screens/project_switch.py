@@ -5,8 +5,6 @@ a token scoped to it through the backend and dismisses with its RequestContext.
 """
 from __future__ import annotations
 
-import dataclasses
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +14,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from backend.errors import AuthenticationFailed, PolicyDenied
 from themes import HERE as THEMES_DIR
 from tui.workers import describe_error
 
@@ -36,23 +33,12 @@ def my_projects(identity, ctx) -> list[dict]:
 
 
 def rescope(identity, settings, ctx, project_id: str, project_name: str | None = None):
-    """A token for the caller's user on another project, like Keystone's token rescope.
-
-    ``tokens.issue`` re-checks everything on the target project (user and project enabled,
-    a role there) and audits it as ``token:issue``; the context handed to it only points
-    it at the target. A token from an application credential stays on its own project.
-    The new token replaces the cached login when the cache holds this session's token.
-    """
+    """A token for the caller's user on another project (the backend's Keystone-style
+    rescope checks and audits it). The new token replaces the cached login when the cache
+    holds this session's token."""
     from backend.identity.passwords import token_hash
     from tui.cli.auth import load_token, save_token
-    if ctx.token_id is None:
-        raise AuthenticationFailed("this session has no token to re-scope: log in again")
-    tok = identity.auth.find_token(ctx.token_id)
-    if tok is not None and tok.credential_id:
-        raise PolicyDenied("an application credential's token is bound to its project: "
-                           "log in with a password to switch projects")
-    issued = identity.tokens.issue(dataclasses.replace(ctx, project_id=project_id,
-                                                       project_name=project_name))
+    issued = identity.tokens.rescope(ctx, project_id)
     token = issued.pop("token")
     new_ctx = identity.context_from_token(token)
     cached = load_token(settings)

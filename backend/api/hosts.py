@@ -11,10 +11,19 @@ class HostsAPI(APIFamily):
     def list(self, ctx: RequestContext) -> list[dict[str, Any]]:
         self.cloud.authorize(ctx, "host:list", {})
         self.cloud.ensure_hosts()
-        return [self._summary(h) for h in self.cloud.registry.hosts.values()]
+        return [self._summary(ctx, h) for h in self.cloud.registry.hosts.values()]
 
-    def _summary(self, h) -> dict[str, Any]:
+    def _summary(self, ctx: RequestContext, h) -> dict[str, Any]:
         info = h.host_info()
+        if not ctx.is_admin and h.state == "connected":
+            # a member's counts are of its own projects' servers, not everybody's
+            mine = self.cloud.scope_servers(ctx, h.list_domains())
+            active = ("running", "blocked", "paused")
+            info.update(vms_total=len(mine),
+                        vms_running=sum(r["state"] in ("running", "blocked") for r in mine),
+                        vcpus_allocated=sum(r["vcpus"] for r in mine if r["state"] in active),
+                        memory_mb_allocated=sum(r["memory_mb"] for r in mine
+                                                if r["state"] in active))
         return {k: info.get(k) for k in (
             "name", "state", "uri", "availability_zone", "hypervisor", "vcpus", "memory_mb",
             "vms_total", "vms_running", "vcpus_allocated", "memory_mb_allocated", "error")}

@@ -15,7 +15,8 @@ from typing import Any, Callable, TypeVar
 from backend.api.context import RequestContext
 from backend.config import Settings
 from backend.db import Database
-from backend.errors import InvalidInput, NotFound, PolicyDenied, VirtstackError
+from backend.errors import (AuthenticationFailed, InvalidInput, NotFound, PolicyDenied,
+                            VirtstackError)
 from backend.identity.audit import AuditLog
 from backend.identity.policy import Policy, is_mutating
 from backend.identity.service import IdentityService, check_ref
@@ -268,6 +269,24 @@ class TokensAPI(_Family):
             return {"token": token, **self.api.token_info(new)}
         return self.api.run(ctx, "token:issue", {"user_id": ctx and ctx.user_id},
                             "token", work)
+
+    def rescope(self, ctx, project: str) -> dict:
+        """A token for the caller's user on another project (Keystone's rescope): the user
+        needs a role there; the new token is checked like any issue and audited. A token
+        from an application credential stays bound to its project."""
+        if ctx is None or ctx.token_id is None:
+            raise AuthenticationFailed("this session has no token to re-scope: log in again")
+        check_ref(project, "project")
+        tok = self.api.auth.find_token(ctx.token_id)
+        if tok is not None and tok.credential_id:
+            raise PolicyDenied("an application credential's token is bound to its project: "
+                               "log in with a password to switch projects")
+        with self.svc.db.transaction() as s:
+            target = self.svc.project(s, project)
+            target_id, target_name = target.id, target.name
+        import dataclasses
+        return self.issue(dataclasses.replace(ctx, project_id=target_id,
+                                              project_name=target_name))
 
     def revoke(self, ctx, token: str) -> dict:
         check_ref(token, "token")

@@ -177,3 +177,13 @@ def test_disabled_host_is_skipped(world, image):
     assert srv["host"] == "node2"
     p = c.compute.preview(world.member, {"name": "e", "flavor": "m1.tiny", "image": "cirros"})
     assert p["rejected"]["node3"] == "ComputeFilter: host disabled (maintenance)"
+
+
+def test_host_counts_are_scoped_for_members(world):
+    c = world.cloud
+    c.compute.adopt(world.admin, "web-01", "p1")
+    node1 = next(h for h in c.hosts.list(world.member) if h["name"] == "node1")
+    assert node1["vms_total"] == 1
+    assert next(h for h in c.hosts.list(world.other) if h["name"] == "node1")["vms_total"] == 0
+    assert next(h for h in c.hosts.list(world.admin)
+                if h["name"] == "node1")["vms_total"] == 5

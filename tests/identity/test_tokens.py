@@ -129,3 +129,24 @@ def test_application_credential_subset_and_expiry(world, clock):
         api.authenticate_credential(cred["id"], cred["secret"])
     api.credentials.delete(alice, "ci")
     assert api.credentials.list(alice) == []
+
+
+def test_rescope_to_another_project_with_a_role(world):
+    api = world.api
+    api.assignments.add(world.admin, "alice", "p2", "reader")
+    ctx = world.contexts["alice"]
+    issued = api.tokens.rescope(ctx, "p2")
+    new = api.context_from_token(issued["token"])
+    assert new.project_id == world.p2 and new.user_name == "alice"
+    assert "reader" in new.roles and "member" not in new.roles
+    assert any(r["action"] == "token:issue" and r["outcome"] == "success"
+               for r in api.audit.list(world.admin, user="alice"))
+
+
+def test_rescope_without_a_role_there_is_refused(world):
+    from backend.errors import VirtstackError
+    with pytest.raises(VirtstackError) as exc:
+        world.api.tokens.rescope(world.contexts["carol"], "p1")
+    assert "p1" in exc.value.message or "role" in exc.value.message
+    with pytest.raises(VirtstackError):
+        world.api.tokens.rescope(world.contexts["carol"], "no-such-project")

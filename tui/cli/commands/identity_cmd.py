@@ -168,8 +168,11 @@ def register(sub) -> None:
 
     # tokens
     ts = _family(sub, "token", "tokens")
-    p = ts.add_parser("issue", help="issue a new token for your user and project")
-    p.set_defaults(func=lambda env: _id(env).tokens.issue(env.ctx))
+    p = ts.add_parser("issue", help="issue a new token for your user and project "
+                      "(--project: on another project where you have a role)")
+    p.add_argument("--project", help="re-scope to this project (name or id)")
+    p.set_defaults(func=lambda env: _id(env).tokens.rescope(env.ctx, env.args.project)
+                   if env.args.project else _id(env).tokens.issue(env.ctx))
     p = ts.add_parser("revoke", help="revoke a token (the token or its id)")
     p.add_argument("token")
     p.set_defaults(func=lambda env: _id(env).tokens.revoke(env.ctx, env.args.token))
