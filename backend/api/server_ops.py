@@ -32,6 +32,22 @@ def _same_kind(exc: errors.VirtstackError) -> type[errors.VirtstackError]:
     return errors.OperationFailed
 
 
+def _forget_if_gone(h, uuid: str) -> None:
+    """After a failed or cancelled migration the destination's incoming (transient) domain
+    is gone, but a transient domain's end is only a STOPPED event: drop its cached row."""
+    import libvirt
+    try:
+        h.conn().lookupByUUIDString(uuid)
+        return
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            return
+    except errors.VirtstackError:
+        return
+    h._domains.pop(uuid, None)
+    h._doms.pop(uuid, None)
+
+
 def _is_test(h) -> bool:
     """A test-driver host (the demo): it cannot migrate, and says so in migrate_server."""
     return str(h.host_info().get("hypervisor", "")).upper() == "TEST"
@@ -129,7 +145,8 @@ class ServerOpsAPI(APIFamily):
 
     def _move(self, src, row: dict[str, Any], dest: str, *, uri: str | None,
               copy_storage: bool, migrate_uri: str | None, progress: Progress | None,
-              cancel: threading.Event | None) -> dict[str, Any]:
+              cancel: threading.Event | None,
+              bandwidth_mib: int | None = None) -> dict[str, Any]:
         """One live migration, with its claim moved along (migrate.ClaimMove)."""
         if dest == src.name:
             raise errors.InvalidInput(f"server {row['name']} already runs on {dest}")
@@ -142,10 +159,11 @@ class ServerOpsAPI(APIFamily):
             result = migrate_mod.migrate_server(src, row["uuid"], uri, dest_name=d.name,
                                                 copy_storage=copy_storage,
                                                 migrate_uri=migrate_uri, progress=progress,
-                                                cancel=cancel)
+                                                cancel=cancel, bandwidth_mib=bandwidth_mib)
         except BaseException:
             if claim is not None:
                 claim.rollback()
+            _forget_if_gone(d, row["uuid"])
             raise
         if claim is not None:
             claim.commit()
@@ -159,7 +177,8 @@ class ServerOpsAPI(APIFamily):
                 host: str | None = None, copy_storage: bool = False,
                 dest_uri: str | None = None, migrate_uri: str | None = None,
                 progress: Progress | None = None, cancel: threading.Event | None = None,
-                dest_uris: dict[str, str] | None = None) -> dict[str, Any]:
+                dest_uris: dict[str, str] | None = None,
+                bandwidth_mib: int | None = None) -> dict[str, Any]:
         """Live-migrate a server to ``dest`` (a configured host) or where the scheduler says.
 
         The source host reaches the destination at ``dest_uri``, else ``dest_uris[dest]``,
@@ -171,7 +190,7 @@ class ServerOpsAPI(APIFamily):
                 dest = migrate_mod.pick_destination(self.cloud, row, h.name)
             return self._move(h, row, dest, uri=dest_uri or (dest_uris or {}).get(dest),
                               copy_storage=copy_storage, migrate_uri=migrate_uri,
-                              progress=progress, cancel=cancel)
+                              progress=progress, cancel=cancel, bandwidth_mib=bandwidth_mib)
 
     def evacuate(self, ctx: RequestContext, host: str, *, copy_storage: bool = False,
                  progress: Progress | None = None,

@@ -76,7 +76,7 @@ def _job_stats(dom: libvirt.virDomain) -> dict[str, Any] | None:
 def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: str,
                    copy_storage: bool = False, migrate_uri: str | None = None,
                    progress: Progress | None = None, cancel: threading.Event | None = None,
-                   poll: float = 0.5) -> dict[str, Any]:
+                   poll: float = 0.5, bandwidth_mib: int | None = None) -> dict[str, Any]:
     if str(src.host_info().get("hypervisor", "")).upper() == "TEST":
         raise errors.NotSupported(f"{src.name}: live migration is not supported by this host "
                                   "(the libvirt test driver cannot migrate)")
@@ -96,6 +96,8 @@ def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: st
     params: dict[str, Any] = {}
     if migrate_uri:
         params[libvirt.VIR_MIGRATE_PARAM_URI] = migrate_uri
+    if bandwidth_mib:
+        params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(bandwidth_mib)  # MiB/s
     flags = migration_flags(copy_storage)
     started = time.monotonic()
     done = threading.Event()
@@ -110,7 +112,8 @@ def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: st
                 log.exception("migration progress callback failed")
 
     def watch() -> None:
-        while not done.wait(poll):
+        next_poll = time.monotonic() + poll
+        while not done.wait(0.05):  # the cancel flag is checked often, the job every poll
             if cancel is not None and cancel.is_set() and not cancelled.is_set():
                 cancelled.set()
                 try:
@@ -120,6 +123,9 @@ def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: st
                                 name, exc)
                 emit({"phase": "cancelling", "percent": None})
                 continue
+            if time.monotonic() < next_poll or cancelled.is_set():
+                continue
+            next_poll = time.monotonic() + poll
             stats = _job_stats(dom)
             if stats and stats.get("type", 0) not in (0, libvirt.VIR_DOMAIN_JOB_NONE):
                 emit(_job_event(stats, started))
@@ -148,8 +154,11 @@ def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: st
     src._doms.pop(uuid, None)
     elapsed = round(time.monotonic() - started, 1)
     emit({"phase": "done", "percent": 100.0, "elapsed_s": elapsed})
-    return {"name": name, "uuid": uuid, "source": src.name, "destination": dest_name,
-            "copy_storage": copy_storage, "elapsed_s": elapsed}
+    result = {"name": name, "uuid": uuid, "source": src.name, "destination": dest_name,
+              "copy_storage": copy_storage, "elapsed_s": elapsed}
+    if cancelled.is_set():
+        result["note"] = "the cancel came too late: the migration had already finished"
+    return result
 
 
 def peer_uri(dest: "LibvirtHost") -> str:

@@ -135,6 +135,23 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     assert conn_a.lookupByName(NAME).isActive()
     assert used(cloud) == {"hosta": 64, "hostb": 0}  # the claim taken on B was given back
 
+    # cancelled while it runs: at its first progress report from the job info
+    cancel = threading.Event()
+    seen: list[dict] = []
+
+    def on_progress(event):
+        seen.append(event)
+        if event["phase"] == "migrating":
+            cancel.set()
+    with pytest.raises(OperationFailed, match="cancelled; it still runs on hosta"):
+        cloud.server_ops.migrate(ctx, NAME, "hostb", dest_uris=peers, cancel=cancel,
+                                 progress=on_progress, bandwidth_mib=1)
+    assert [e["phase"] for e in seen] == ["starting", "migrating", "cancelling", "cancelled"]
+    assert conn_a.lookupByName(NAME).isActive()
+    with pytest.raises(libvirt.libvirtError):
+        conn_b.lookupByName(NAME)
+    assert used(cloud) == {"hosta": 64, "hostb": 0}
+
     events: list[dict] = []
     out = cloud.server_ops.migrate(ctx, NAME, "hostb", dest_uris=peers,
                                    progress=events.append)

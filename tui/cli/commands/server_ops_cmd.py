@@ -155,6 +155,7 @@ def _migrate(env):
         return env.cloud.server_ops.migrate(env.ctx, a.server, a.dest, host=a.host,
                                             copy_storage=a.copy_storage, dest_uri=a.dest_uri,
                                             migrate_uri=a.migrate_uri,
+                                            bandwidth_mib=a.bandwidth,
                                             progress=_progress_printer(), cancel=cancel)
     except KeyboardInterrupt:
         cancel.set()
@@ -223,6 +224,8 @@ def extend_server(ss) -> None:
     mg.add_argument("--dest-uri", help="the URI the source host uses to reach the "
                     "destination (default: the destination's configured URI)")
     mg.add_argument("--migrate-uri", help="where QEMU sends the memory (e.g. tcp://ADDR)")
+    mg.add_argument("--bandwidth", type=int, metavar="MIB_S",
+                    help="limit the migration's bandwidth (MiB/s)")
     mg.set_defaults(func=_migrate)
 
 
