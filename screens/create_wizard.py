@@ -9,6 +9,7 @@ name, quota) shows the backend's own message and creates nothing.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from backend.errors import VirtstackError
 from tui.workers import ReportsWorkerFailures, describe_error
 
+log = logging.getLogger(__name__)
 PREVIEW_DEBOUNCE = 0.25  # seconds of quiet after a change before asking the scheduler
 STAND_IN_NAME = "new-server"  # the preview's name while the name box is still empty
 NARROW = 110
@@ -64,33 +66,46 @@ def _num(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
 
 
-def short_filter(name: str) -> str:
-    return name[:-6] if name.endswith("Filter") and len(name) > 6 else name
-
-
 def preview_content(p: dict[str, Any]) -> Content:
     """The scheduler's answer as lines: verdict, the filter chain with the hosts left after
     each filter, then per host its figures after placement and, if rejected, why."""
     chosen = p.get("chosen") or []
     lines: list[Any] = []
     if p.get("ok"):
-        where = ", ".join(chosen)
-        lines.append(Content.assemble(("✓ ", "$success"), "Would place on ",
-                                      (where, "bold $success")))
+        counts = {h: chosen.count(h) for h in dict.fromkeys(chosen)}
+        where = ", ".join(h if n == 1 else f"{h} ×{n}" for h, n in counts.items())
+        lines.append(Content.assemble(("▶ ", "bold $success"), "Would place on ",
+                                      (where, "bold $success"),
+                                      ("  (figures after placement)", "$text-muted")))
     else:
         lines.append(Content.assemble(("✗ ", "$error"),
                                       (p.get("reason") or "no valid host", "$text-error")))
-    chain: list[Any] = [("Filters ", "$text-muted")]
-    for i, f in enumerate(p.get("filters") or []):
-        if i:
-            chain.append((" → ", "$text-muted"))
-        chain.append(f"{short_filter(f['filter'])} {len(f['hosts'])}")
+    # The filter chain, shortened to the filters that removed someone.
+    filters = p.get("filters") or []
+    start = len(p.get("hosts") or [])
+    chain: list[Any] = [(f"{len(filters)} filters  ", "$text-muted"),
+                        f"{start} host{'s' if start != 1 else ''}"]
+    left = start
+    for f in filters:
+        if len(f["hosts"]) != left:
+            left = len(f["hosts"])
+            chain += [(" → ", "$text-muted"), (f["filter"], "bold"), f" {left}"]
+    if left == start:
+        chain.append((" (none removed)", "$text-muted"))
     lines.append(Content.assemble(*chain))
     weights = p.get("weights") or {}
-    for h in p.get("hosts") or []:
+    hosts = p.get("hosts") or []
+    width = max([len(h["host"]) for h in hosts] + [4])
+    for h in hosts:
         name = h["host"]
-        mark, style = ("✓", "$success") if h.get("passes") else ("✗", "$error")
-        row: list[Any] = [(f"{mark} ", style), (f"{name:<10}", "bold"),
+        n = chosen.count(name)
+        if n:
+            mark, style = "▶", "bold $success"
+        elif h.get("passes"):
+            mark, style = "✓", "$success"
+        else:
+            mark, style = "✗", "$error"
+        row: list[Any] = [(f"{mark} ", style), (f"{name:<{width}}", "bold"),
                           ("  vCPU ", "$text-muted"),
                           f"{_num(h['vcpus_used'])}/{_num(h['vcpus_limit'])}",
                           ("  RAM ", "$text-muted"),
@@ -98,14 +113,20 @@ def preview_content(p: dict[str, Any]) -> Content:
                           ("  disk ", "$text-muted"),
                           f"{_num(h['disk_gb_used'])}/{_num(h['disk_gb_limit'])} GB"]
         if name in weights:
-            row += [("  weight ", "$text-muted"), f"{weights[name]:.2f}"]
-        n = chosen.count(name)
-        if n:
-            row.append((f"  ← {'chosen' if n == 1 else f'{n} placed'}", "bold $success"))
+            row += [("  w ", "$text-muted"), f"{weights[name]:.2f}"]
+        if n > 1:
+            row.append((f"  ×{n}", "bold $success"))
         lines.append(Content.assemble(*row))
         if h.get("rejected_by"):
             lines.append(Content.assemble(("    " + h["rejected_by"], "$text-warning")))
     return Content("\n").join(lines)
+
+
+def flavor_label(f: dict[str, Any]) -> str:
+    """Short enough for a list at 80 columns: ``m1.small  1 vCPU 2G 20G``."""
+    ram = f["ram_mb"]
+    ram_s = f"{ram // 1024}G" if ram % 1024 == 0 else f"{ram}M"
+    return f"{f['name']}  {f['vcpus']} vCPU {ram_s} {f['disk_gb']}G"
 
 
 def _label(text: str) -> Label:
@@ -171,8 +192,7 @@ class CreateWizardScreen(ReportsWorkerFailures, Screen):
     def _load_choices(self) -> None:
         c, ctx = self.cloud, self.ctx
         choices: dict[str, list] = {
-            "flavor": [(f"{f['name']}  {f['vcpus']} vCPU · {_gib(f['ram_mb'])} GiB · "
-                        f"{f['disk_gb']} GB", f["name"]) for f in c.flavors.list(ctx)],
+            "flavor": [(flavor_label(f), f["name"]) for f in c.flavors.list(ctx)],
             "image": [(f"{i['name']}  {i['disk_format']}", i["name"])
                       for i in c.images.list(ctx) if i["status"] == "active"],
             "group": [(f"{g['name']}  {g['policy']}", g["name"])
@@ -287,9 +307,10 @@ class CreateWizardScreen(ReportsWorkerFailures, Screen):
         except VirtstackError as exc:
             self.post_message(CreateDone(None, exc.message))
             return
-        except Exception as exc:  # noqa: BLE001 -- shown, and logged by nobody else
+        except Exception as exc:  # noqa: BLE001 -- a bug: shown once, traceback logged
+            log.exception("server create failed")
             self.post_message(CreateDone(None, describe_error(exc)))
-            raise
+            return
         self.post_message(CreateDone(servers, None))
 
     def on_create_progress(self, message: CreateProgress) -> None:

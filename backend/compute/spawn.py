@@ -8,7 +8,6 @@ root size.
 """
 from __future__ import annotations
 
-import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +18,6 @@ from backend import errors
 from backend.virt.libvirt.errors import mapped
 from backend.virt.libvirt.xml import domain_xml, text_el
 
-log = logging.getLogger(__name__)
 GiB = 1024 ** 3
 POOL = "default"
 CHUNK = 1024 * 1024

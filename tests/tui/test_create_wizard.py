@@ -128,7 +128,8 @@ async def test_member_creates_a_server_through_the_wizard(world):
         assert "Would place on node3" in text
         assert "RamFilter: 1.5 x 32768 - 36864 = 12288 MB free < 16384 MB" in text
         assert "ComputeFilter: host disabled (maintenance window)" in text
-        assert "RAM 71.0/192.0 GiB" in text and "← chosen" in text
+        assert "▶ node3  vCPU 31/512  RAM 71.0/192.0 GiB  disk 65/100 GB" in text
+        assert "3 hosts → RamFilter 2 → ComputeFilter 1" in text
         assert hosts["node3"]["memory_mb_used"] == 56320 + 16384
         assert world.cloud.compute.records(world.admin) == []  # a preview writes nothing
 
@@ -183,3 +184,31 @@ async def test_bad_input_shows_the_backends_message_and_creates_nothing(world):
         assert world.cloud.compute.records(world.admin, include_deleted=True) == []
         assert all(h.find("bad name") is None and h.find("ok1") is None
                    for h in world.cloud.registry.connected())
+
+
+async def test_a_spawn_failing_everywhere_ends_in_error_with_the_reasons(world):
+    # Every host's storage pool stops: the scheduler still passes them (the resource rows
+    # keep their disk sizes) but each spawn fails; three hosts tried, then ERROR.
+    world.cloud.compute.set_host_enabled(world.admin, "node2", True)
+    world.cloud.compute.resources(world.admin)  # the rows learn the pools' sizes first
+    for h in world.cloud.registry.connected():
+        h.conn().storagePoolLookupByName("default").destroy()
+    app = make_app(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        wiz = await open_wizard(pilot)
+        await type_name(pilot, wiz, "doomed")
+        await preview_settled(pilot, wiz, lambda: wiz.preview and wiz.preview["ok"],
+                              "a preview that passes")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: wiz.result is not None, timeout=10, what="the build")
+        [srv] = wiz.result
+        assert srv["status"] == "ERROR"
+        assert app.screen is wiz  # stays open to try again
+        text = screen_text(app)
+        assert "ERROR: doomed:" in text and "storage pool" in text
+        for host in ("node1", "node2", "node3"):
+            assert f"{host}: " in srv["fault"]
+        [rec] = world.cloud.compute.records(world.admin)
+        assert rec["status"] == "ERROR" and rec["fault"] == srv["fault"]
+        assert all(h.find("doomed") is None for h in world.cloud.registry.connected())
+        assert world.cloud.quotas.show(world.member)["instances"]["in_use"] == 0

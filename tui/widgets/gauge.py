@@ -21,6 +21,8 @@ from textual.widget import Widget
 UNITS = {"vcpus": ("vCPU", "", 1.0), "memory_mb": ("RAM", "GiB", 1024.0),
          "disk_gb": ("Disk", "GB", 1.0)}
 MIN_BAR, MAX_BAR = 8, 48
+#: Room kept for the figures, so that the bars of one host line up whatever their text.
+TEXT_COLS = 58
 
 
 def amount(value: float | int | None, key: str) -> str:
@@ -107,7 +109,6 @@ class Gauge(Widget):
         if not self.figures:
             return Content.assemble((label, "$text-muted"), ("…", "$text-muted"))
         text = self.text
-        width = self.size.width - len(label) - len(text) - 2
-        width = max(MIN_BAR, min(MAX_BAR, width))
+        width = max(MIN_BAR, min(MAX_BAR, self.size.width - len(label) - 1 - TEXT_COLS))
         return Content.assemble((label, "$text-muted"), gauge_bar(self.figures, width), " ",
                                 text)
