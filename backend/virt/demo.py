@@ -132,5 +132,20 @@ def demo_settings(base: Path | None = None) -> Settings:
     return settings
 
 
+DEMO_IMAGE = "demo-tiny"
+
+
+def seed_demo_images(cloud, ctx) -> None:
+    """A fresh demo cloud gets one small raw image, so a server can be created at once
+    (the test driver keeps volume metadata only: the bits are a few zero bytes)."""
+    if cloud.images.list(ctx):
+        return
+    path = Path(cloud.settings.data_dir) / "demo" / f"{DEMO_IMAGE}.raw"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(1024 * 1024)
+    cloud.images.create(ctx, DEMO_IMAGE, str(path), disk_format="raw")
+
+
 def is_demo_host(cfg: HostConfig) -> bool:
     return cfg.uri.startswith("test:///") and cfg.uri != "test:///default"

@@ -68,3 +68,14 @@ def test_table_output(cli_env, capsys):
     assert main(["--demo", "server", "list"]) == 0
     out = capsys.readouterr().out
     assert "| name" in out and "node1" in out
+
+
+def test_demo_creates_a_server_out_of_the_box(cli_env, capsys):
+    """The demo seeds a small image, so a server can be created at once."""
+    code, out, _ = run(capsys, "image", "list")
+    assert code == 0 and [i["name"] for i in json.loads(out)] == ["demo-tiny"]
+    code, out, err = run(capsys, "server", "create", "fresh-1", "--flavor", "m1.tiny",
+                         "--image", "demo-tiny")
+    assert code == 0, err
+    code, out, _ = run(capsys, "server", "show", "fresh-1")
+    assert json.loads(out)["state"] == "running"

@@ -173,5 +173,8 @@ def resolve_context(env) -> RequestContext:
     if settings.demo:
         quiet = getattr(env.args, "format", None) == "json"
         token, _ = demo_login(identity, settings, quiet=quiet)
-        return identity.context_from_token(token)
+        ctx = identity.context_from_token(token)
+        from backend.virt.demo import seed_demo_images
+        seed_demo_images(env.cloud, ctx)
+        return ctx
     raise AuthenticationFailed(NO_CREDENTIALS)
