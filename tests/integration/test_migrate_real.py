@@ -204,3 +204,52 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     with pytest.raises(libvirt.libvirtError):
         conn_a.lookupByName(NAME)
     assert used(cloud) == {"hosta": 0, "hostb": 64} and server_host_db(cloud) == "hostb"
+
+
+def test_copy_storage_moves_a_local_disk(cloud, two_hosts):
+    """--copy-storage: a guest whose qcow2 disk only host A has; B gets a copy in its pool."""
+    from backend.virt.libvirt.xml import domain_xml
+    a, b = two_hosts
+    ctx = RequestContext.system()
+    name, path = "vs-copy", "/var/lib/libvirt/images/vs-copy/vs-copy.qcow2"
+    conns = [libvirt.open(a.local_uri), libvirt.open(b.local_uri)]
+    try:
+        for conn in conns:
+            pool = conn.storagePoolDefineXML(
+                "<pool type='dir'><name>vs-copy</name><target>"
+                "<path>/var/lib/libvirt/images/vs-copy</path></target></pool>")
+            pool.build(0)
+            pool.create()
+        conns[0].storagePoolLookupByName("vs-copy").createXML(
+            "<volume><name>vs-copy.qcow2</name><capacity unit='MiB'>16</capacity>"
+            "<target><format type='qcow2'/></target></volume>", 0)
+        conns[0].defineXML(domain_xml(name, memory_mb=64, vcpus=1, disks=[
+            {"path": path, "format": "qcow2"}])).create()
+        with pytest.raises(libvirt.libvirtError):
+            conns[1].storageVolLookupByPath(path)
+        out = cloud.server_ops.migrate(ctx, name, "hostb", copy_storage=True,
+                                       dest_uris={"hostb": b.peer_uri})
+        assert out["copy_storage"] is True and out["state"] == "running"
+        assert conns[1].lookupByName(name).isActive()
+        conns[1].storagePoolLookupByName("vs-copy").refresh(0)
+        assert conns[1].storageVolLookupByPath(path).info()[1] == 16 * 1024**2
+        with pytest.raises(libvirt.libvirtError):
+            conns[0].lookupByName(name)
+    finally:
+        for conn in conns:
+            try:
+                dom = conn.lookupByName(name)
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
+            try:
+                pool = conn.storagePoolLookupByName("vs-copy")
+                for vol in pool.listAllVolumes(0):
+                    vol.delete(0)
+                pool.destroy()
+                pool.undefine()
+            except libvirt.libvirtError:
+                pass
+            conn.close()
