@@ -71,6 +71,11 @@ class DashboardCommands(Provider):
         yield "Toggle hosts panel", screen.action_toggle_hosts, None
         yield "Create server", screen.action_create_server, "Flavor, image, live placement"
         yield "Host resources", screen.action_host_resources, "vCPU, RAM and disk gauges"
+        yield "Migrate server", screen.action_migrate, "Live-migrate the cursor row's server"
+        yield "Clone server", screen.action_clone, "A copy of the cursor row's server"
+        for name in screen.host_states:
+            yield (f"Evacuate host {name}", partial(screen.evacuate_host, name),
+                   "Live-migrate its running servers to the scheduler's picks")
         yield "Switch project", screen.action_switch_project, "Re-scope to another project"
         yield ("Identity: users, projects, roles, assignments", screen.action_identity_admin,
                "Admin only")
@@ -127,6 +132,8 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         Binding("P", "switch_project", "Project"),
         Binding("A", "identity_admin", "Identity"),
         Binding("L", "audit", "Audit"),
+        Binding("m", "migrate", "Migrate"),
+        Binding("C", "clone", "Clone"),
     ]
 
     def __init__(self, cloud, ctx) -> None:
@@ -428,6 +435,32 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
     def action_audit(self) -> None:
         from screens.audit import AuditScreen
         self.app.push_screen(AuditScreen(self.cloud, self.ctx))
+
+    # -- migration, clone, evacuation (screens/migrate.py, evacuate.py, vm_detail.py) ---------
+    def _cursor_server(self) -> dict[str, Any] | None:
+        uuid = self.table.cursor_uuid
+        if uuid not in self.table.servers:
+            self.notify("No server selected.", severity="warning")
+            return None
+        return self.table.servers[uuid]
+
+    def action_migrate(self) -> None:
+        from screens.migrate import MigrateScreen
+        r = self._cursor_server()
+        if r is not None:
+            self.app.push_screen(MigrateScreen(self.cloud, self.ctx, r["uuid"], r["host"],
+                                               r["name"]))
+
+    def action_clone(self) -> None:
+        from screens.vm_detail import open_clone
+        r = self._cursor_server()
+        if r is not None:
+            open_clone(self, self.cloud, self.ctx, r["uuid"], r["host"], r["name"])
+
+    def evacuate_host(self, host: str) -> None:
+        from screens.evacuate import EvacuateScreen
+        self.app.push_screen(EvacuateScreen(self.cloud, self.ctx, host),
+                             lambda _result: self._hosts_changed())
 
     # -- actions ------------------------------------------------------------------------------
     def _targets(self) -> list[dict[str, Any]]:
