@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import queue
 import re
+import textwrap
 import threading
 
 from textual import events
@@ -229,7 +230,9 @@ class ConsoleScreen(ReportsWorkerFailures, Screen):
             status.update(f"Console closed: {message.reason}. Escape goes back.")
         else:
             status.update(f"No console: {message.reason}. Escape goes back.")
-            self.log_view.write_line(f"[virtstack] {message.reason}")
+            width = max(20, self.log_view.scrollable_content_region.width - 1)
+            for line in textwrap.wrap(f"[virtstack] {message.reason}", width):
+                self.log_view.write_line(line)
 
     def action_leave(self) -> None:
         self._left = True

@@ -236,7 +236,17 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
                           _cell(d.get("format") or vol.get("format")),
                           _cell(d.get("pool") or vol.get("pool")),
                           _cell(human_bytes(size) if size is not None else None),
-                          _cell(d.get("source")))
+                          _cell(self._short_path(d.get("source"))))
+
+    def _short_path(self, path: str | None) -> str | None:
+        """Narrow screens: a long disk path keeps its file name (the pool says where)."""
+        if path and self.has_class("-narrow") and len(path) > 30 and "/" in path:
+            return "…/" + path.rsplit("/", 1)[1]
+        return path
+
+    def on_resize(self) -> None:
+        if self.info:
+            self.call_after_refresh(self._fill_disks)  # after the width class is set
 
     # -- qemu process (local hosts) ---------------------------------------------------------
     def _load_threads(self) -> None:

@@ -21,7 +21,7 @@ SERIES: list[tuple[str, str]] = [
 #: Counters turned into rates: series key -> the stats entry's cumulative field.
 COUNTERS = {"disk_read": "rd_bytes", "disk_write": "wr_bytes", "net_rx": "rx_bytes",
             "net_tx": "tx_bytes"}
-HISTORY = 120  # points kept per series (the sparkline squeezes them into its width)
+HISTORY = 90  # points kept per series (the sparkline squeezes them into its width)
 
 
 def human_bytes(n: float | None, suffix: str = "") -> str:
@@ -42,6 +42,14 @@ def memory_used_kib(entry: dict[str, Any]) -> int | None:
         return None
     unused = entry.get("memory_unused_kib")
     return current - unused if unused is not None else current
+
+
+def padded(history: deque[float]) -> list[float]:
+    """What a Sparkline is given: the history right-aligned on HISTORY + 1 points with zeros
+    before it. A Sparkline scales between its data's min and max; the zeros pin the bottom
+    at 0, so a steady 50 % is not drawn as a full bar after a dip, an idle series stays on
+    the baseline, and a new graph fills in from the right."""
+    return [0.0] * (HISTORY + 1 - len(history)) + list(history)
 
 
 class StatsGraphs(Vertical):
@@ -66,7 +74,8 @@ class StatsGraphs(Vertical):
         for key, label in SERIES:
             with Horizontal():
                 yield Label(f"{label:<11}–", id=f"label-{key}", classes="graph-label")
-                yield Sparkline([], summary_function=max, id=f"spark-{key}")
+                yield Sparkline(padded(self.history[key]), summary_function=max,
+                                id=f"spark-{key}")
 
     def points(self, key: str) -> int:
         return len(self.history[key])
@@ -92,8 +101,9 @@ class StatsGraphs(Vertical):
         for key, label in SERIES:
             value = values.get(key)
             if value is not None:
-                self.history[key].append(float(value))
-                self.query_one(f"#spark-{key}", Sparkline).data = list(self.history[key])
+                history = self.history[key]
+                history.append(float(value))
+                self.query_one(f"#spark-{key}", Sparkline).data = padded(history)
             self.query_one(f"#label-{key}", Label).update(
                 f"{label:<11}{self._format(key, value)}")
 
