@@ -40,7 +40,11 @@ CTRL_SYMBOLS = {"ctrl+@": b"\x00", "ctrl+space": b"\x00", "ctrl+backslash": b"\x
                 "ctrl+circumflex_accent": b"\x1e", "ctrl+underscore": b"\x1f"}
 
 # CSI / OSC / two-character escape sequences: a Log shows text, not a terminal's cursor moves.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# (ESC c, the reset SeaBIOS starts with, is one of the two-character ones.)
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"                 # CSI: colours, cursor
+                      r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"     # OSC: titles
+                      r"|\x1b[ -/]+[0-~]"                        # charset selection
+                      r"|\x1b[0-Z\\^-~]")                        # ESC c, ESC 7, ESC M...
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 

@@ -59,8 +59,9 @@ async def test_output_typing_and_ctrl_bracket_leaves(make_app, cloud, monkeypatc
         s = FakeSession(on_output, on_close)
         sessions.append(s)
         # like a guest printing as soon as the stream opens, from another thread
-        threading.Thread(target=on_output, args=(b"\x1b[2J\x1b[HSeaBIOS (version 1.16)\r\n"
-                                                 b"Booting from Hard Disk...\r\n",)).start()
+        banner = (b"\x1bc\x1b[2J\x1b[H\x1b(BSeaBIOS (version 1.16)\r\n"
+                  b"Booting from Hard Disk...\r\n")
+        threading.Thread(target=on_output, args=(banner,)).start()
         return s
     monkeypatch.setattr(cloud.server_ops, "console", console)
     app = make_app()
@@ -70,6 +71,7 @@ async def test_output_typing_and_ctrl_bracket_leaves(make_app, cloud, monkeypatc
                        what="the guest's output")
         await wait_for(pilot, lambda: pane.is_open, what="the session")
         assert "\x1b" not in pane.output()
+        assert pane.output().startswith("SeaBIOS")
         assert "ctrl+] leaves" in screen_text(app)
         # Typed keys go to the guest, app keys included (q, t, escape, ctrl+c).
         await pilot.press(*"ls", "enter", "q", "t", "escape", "ctrl+c", "up")
