@@ -156,3 +156,14 @@ def test_parallel_connect_takes_the_slowest_not_the_sum(tmp_path, admin):
         assert took < 0.8, took
     finally:
         cloud.close()
+
+
+def test_details_have_disk_sizes_and_next_boot_changes(demo, admin):
+    d = demo.servers.get(admin, "web-01")
+    assert d["vcpus"] == d["vcpus_max"] == 8 and d["next_boot"] is None
+    [disk] = d["disks"]
+    assert disk["capacity_bytes"] > 0 and disk["allocation_bytes"] <= disk["capacity_bytes"]
+    dom = demo.registry.get("node1")._dom("web-01")
+    dom.setVcpusFlags(4, libvirt.VIR_DOMAIN_AFFECT_CONFIG)  # for the next boot only
+    d = demo.servers.get(admin, "web-01")
+    assert d["vcpus"] == 8 and d["next_boot"] == {"vcpus": 4}

@@ -117,6 +117,7 @@ class LibvirtHost(HostDriver):
         # Probed on the first stats tick, then remembered: does the bulk call carry figures
         # (cpu.time) or only state (the test driver)?
         self._bulk_has_figures: bool | None = None
+        self._stats_period_set: set[str] = set()
 
     # -- connection -------------------------------------------------------------------
     @property
@@ -351,7 +352,52 @@ class LibvirtHost(HostDriver):
         data.update({"host": self.name, "state": state_name(st), "autostart": autostart,
                      "persistent": persistent, "snapshots": snaps,
                      "cpu_percent": row.get("cpu_percent")})
+        data["next_boot"] = self._next_boot(dom, data) if persistent and st in (1, 2, 3) \
+            else None
+        for disk in data["disks"]:
+            disk.update(self._disk_size(disk))
+        if data["state"] == "running":
+            self.ensure_memory_stats(dom, data["uuid"])
         return data
+
+    def _next_boot(self, dom, live: dict[str, Any]) -> dict[str, Any] | None:
+        """What the persistent definition says, where it differs from the running guest
+        (a change made for the next boot only)."""
+        try:
+            saved = parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        except libvirt.libvirtError:
+            return None
+        diff = {k: saved[k] for k in ("vcpus", "vcpus_max", "memory_mb", "current_memory_mb")
+                if saved.get(k) != live.get(k)}
+        return diff or None
+
+    def _disk_size(self, disk: dict[str, Any]) -> dict[str, Any]:
+        """Capacity and allocation of a disk's volume, where the host knows the volume."""
+        if not disk.get("source") or disk.get("device") != "disk":
+            return {}
+        try:
+            conn = self.conn()
+            if disk.get("pool"):
+                vol = conn.storagePoolLookupByName(disk["pool"]).storageVolLookupByName(
+                    disk["source"].split("/", 1)[1])
+            else:
+                vol = conn.storageVolLookupByPath(disk["source"])
+            _type, capacity, allocation = vol.info()
+        except (libvirt.libvirtError, errors.VirtstackError, IndexError):
+            return {}
+        return {"capacity_bytes": capacity, "allocation_bytes": allocation}
+
+    def ensure_memory_stats(self, dom, uuid: str) -> None:
+        """Guest memory figures (balloon.unused/available) need the balloon driver's stats
+        period set: set it once per running guest, where the host supports it."""
+        if uuid in self._stats_period_set or self._info.get("hypervisor") == "TEST":
+            return
+        try:
+            dom.setMemoryStatsPeriod(5, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as exc:
+            log.info("%s: no balloon stats period for %s: %s", self.name, uuid,
+                     exc.get_error_message())
+        self._stats_period_set.add(uuid)
 
     def domain_xml(self, ref: str) -> str:
         dom = self._dom(ref)

@@ -126,7 +126,9 @@ def parse_domain(xml: str) -> dict[str, Any]:
         "name": root.findtext("name"),
         "uuid": root.findtext("uuid"),
         "type": root.get("type"),
-        "vcpus": int(root.findtext("vcpu") or 0),
+        "vcpus": int((root.find("vcpu").get("current") if root.find("vcpu") is not None
+                      else None) or root.findtext("vcpu") or 0),
+        "vcpus_max": int(root.findtext("vcpu") or 0),
         "memory_mb": mem_mb("memory"),
         "current_memory_mb": mem_mb("currentMemory") or mem_mb("memory"),
         "arch": os_type.get("arch") if os_type is not None else None,
