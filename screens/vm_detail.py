@@ -52,14 +52,6 @@ class ThreadsLoaded(Message):
         self.data, self.note = data, note
 
 
-class DiskSizes(Message):
-    """Pool and capacity of the server's disks, by source path (from the host's volumes)."""
-
-    def __init__(self, volumes: dict[str, dict[str, Any]]) -> None:
-        super().__init__()
-        self.volumes = volumes
-
-
 class DomainChanged(Message):
     """A lifecycle event of this server (posted from libvirt's event thread)."""
 
@@ -92,7 +84,6 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
         self.uuid, self.host, self.server_name = uuid, host, name
         self.info: dict[str, Any] = {}
         self.state: str | None = None
-        self.volumes: dict[str, dict[str, Any]] = {}
         self.ticks = 0
         self._timer: Timer | None = None
         self._threads_supported = True
@@ -159,27 +150,12 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
     # -- loading ----------------------------------------------------------------------------
     def action_reload(self) -> None:
         self._load()
-        self._load_sizes()
 
     @work(thread=True, exclusive=True, group="server-get", exit_on_error=False,
           name="show server")
     def _load(self) -> None:
         info = self.cloud.servers.get(self.ctx, self.uuid, host=self.host)
-        if "vcpus_current" not in info:
-            # The XML's <vcpu> is the maximum; the host's row holds the vCPUs in use.
-            row = next((r for r in self.cloud.servers.list(self.ctx, host=self.host)
-                        if r["uuid"] == self.uuid), None)
-            info["vcpus_current"] = row["vcpus"] if row else info.get("vcpus")
         self.post_message(ServerLoaded(info))
-
-    @work(thread=True, exclusive=True, group="disk-sizes", exit_on_error=False,
-          name="disk sizes")
-    def _load_sizes(self) -> None:
-        try:
-            vols = self.cloud.volumes.list(self.ctx, host=self.host)
-        except VirtstackError:
-            return  # not allowed to list the host's volumes (or no pools): no sizes
-        self.post_message(DiskSizes({v["path"]: v for v in vols if v.get("path")}))
 
     def on_server_loaded(self, message: ServerLoaded) -> None:
         i = self.info = message.info
@@ -187,9 +163,14 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
         memory = format_memory(i.get("memory_mb"))
         if i.get("current_memory_mb") not in (None, i.get("memory_mb")):
             memory += f" (current {format_memory(i.get('current_memory_mb'))})"
-        vcpus = str(i.get("vcpus_current") or i.get("vcpus"))
-        if i.get("vcpus") and i.get("vcpus_current") not in (None, i.get("vcpus")):
-            vcpus += f" (max {i['vcpus']})"
+        vcpus = str(i.get("vcpus"))
+        if i.get("vcpus_max") not in (None, i.get("vcpus")):
+            vcpus += f" (max {i['vcpus_max']})"
+        later = i.get("next_boot") or {}
+        if "vcpus" in later:
+            vcpus += f", {later['vcpus']} at next boot"
+        if "memory_mb" in later:
+            memory += f", {format_memory(later['memory_mb'])} at next boot"
         rows = [
             ("UUID", i.get("uuid")), ("State", i.get("state")), ("vCPUs", vcpus),
             ("Memory", memory),
@@ -222,19 +203,13 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
             ("Graphics       ", "$text-muted"), graphics))
         self._load_threads()
 
-    def on_disk_sizes(self, message: DiskSizes) -> None:
-        self.volumes = message.volumes
-        self._fill_disks()
-
     def _fill_disks(self) -> None:
         disks = self.query_one("#disks", DataTable)
         disks.clear()
         for d in self.info.get("disks") or []:
-            vol = self.volumes.get(d.get("source") or "") or {}
-            size = vol.get("capacity")
+            size = d.get("capacity_bytes")
             disks.add_row(_cell(d.get("target")), _cell(d.get("bus")), _cell(d.get("device")),
-                          _cell(d.get("format") or vol.get("format")),
-                          _cell(d.get("pool") or vol.get("pool")),
+                          _cell(d.get("format")), _cell(d.get("pool")),
                           _cell(human_bytes(size) if size is not None else None),
                           _cell(self._short_path(d.get("source"))))
 
@@ -383,7 +358,7 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
                 self.notify("Nothing changed.", timeout=2)
         self.app.push_screen(EditServerScreen(dict(
             self.info, state=self.state,
-            vcpus=self.info.get("vcpus_current") or self.info.get("vcpus"))), done)
+            vcpus=self.info.get("vcpus"))), done)
 
     def _apply_edits(self, changes: dict[str, Any]) -> None:
         ops, results = self.cloud.server_ops, []

@@ -201,7 +201,7 @@ async def test_edit_vcpus_memory_and_autostart_says_when_it_applies(make_app, cl
         await pilot.click("#confirm")
         node1 = cloud.registry.get("node1")
         await wait_for(pilot, lambda: node1.find("web-01")["vcpus"] == 4
-                       and detail.info.get("vcpus_current") == 4, what="vCPUs changed")
+                       and detail.info.get("vcpus") == 4, what="vCPUs changed")
         await wait_for(pilot, lambda: notified(app, "vCPUs → 4: "), what="the summary")
         assert notified(app, "vCPUs → 4: live") or notified(app, "vCPUs → 4: next boot")
         assert detail.info.get("autostart") is True

@@ -383,9 +383,10 @@ class LibvirtHost(HostDriver):
             else:
                 vol = conn.storageVolLookupByPath(disk["source"])
             _type, capacity, allocation = vol.info()
+            pool = disk.get("pool") or vol.storagePoolLookupByVolume().name()
         except (libvirt.libvirtError, errors.VirtstackError, IndexError):
             return {}
-        return {"capacity_bytes": capacity, "allocation_bytes": allocation}
+        return {"capacity_bytes": capacity, "allocation_bytes": allocation, "pool": pool}
 
     def ensure_memory_stats(self, dom, uuid: str) -> None:
         """Guest memory figures (balloon.unused/available) need the balloon driver's stats
