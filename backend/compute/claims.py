@@ -132,6 +132,30 @@ class Claims:
                     f"quota exceeded for {resource}: limit {now['limit']}{unit}, in use "
                     f"{now['in_use']}{unit}, requested {n}{unit}")
 
+    # -- quota alone (volumes and whatever else holds quota without a host claim) -------
+    # Call ensure_quota_rows(project_id) before opening ``s`` (SQLite: one writer).
+    def take_quota(self, s: Session, project_id: str, deltas: dict[str, int]) -> None:
+        """The same conditional UPDATEs a server claim makes, in the caller's transaction:
+        all of ``deltas`` or QuotaExceeded naming the quota, its limit and the usage."""
+        self._take_quota(s, project_id, deltas)
+
+    @staticmethod
+    def force_quota(s: Session, project_id: str, deltas: dict[str, int]) -> None:
+        """Count what already exists (adopted), limits or not."""
+        for resource in sorted(deltas):
+            if deltas[resource]:
+                s.execute(update(QuotaUsage)
+                          .where(QuotaUsage.project_id == project_id,
+                                 QuotaUsage.resource == resource)
+                          .values(in_use=QuotaUsage.in_use + deltas[resource])
+                          .execution_options(synchronize_session=False))
+
+    @classmethod
+    def give_quota(cls, s: Session, project_id: str, deltas: dict[str, int]) -> None:
+        """Give usage back (never checked against the limit: a lowered limit must not
+        keep a project from freeing what it holds)."""
+        cls.force_quota(s, project_id, {r: -n for r, n in deltas.items()})
+
     # -- host rows --------------------------------------------------------------------
     def _take_host(self, s: Session, host: str, usage: Usage, n: int) -> None:
         c, r, d = usage.vcpus * n, usage.memory_mb * n, usage.disk_gb * n

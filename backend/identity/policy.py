@@ -72,7 +72,7 @@ ACTIONS: dict[str, str] = {
     **_family("volume", {"list": _READ, "show": _READ, "create": _MEMBER, "delete": _MEMBER,
                          "attach": _MEMBER, "detach": _MEMBER, "resize": _MEMBER,
                          "clone": _MEMBER, "upload": _MEMBER, "download": _READ,
-                         "snapshot": _MEMBER, "wipe": _MEMBER}),
+                         "snapshot": _MEMBER, "wipe": _MEMBER, "adopt": _ADMIN}),
     **_family("pool", {"list": _ANY, "show": _ANY, "create": _ADMIN, "delete": _ADMIN,
                        "start": _ADMIN, "stop": _ADMIN, "refresh": _ADMIN,
                        "autostart": _ADMIN}),

@@ -53,9 +53,11 @@ def volume_row(host, pool: str, vol: libvirt.virStorageVol) -> dict[str, Any]:
     with mapped(host.name, "volume info"):
         vtype, capacity, allocation = vol.info()
         data = parse_volume(vol.XMLDesc(0))
+        key = vol.key()
     return {"name": data["name"], "pool": pool, "host": host.name, "format": data["format"],
             "type": VOL_TYPES.get(vtype, str(vtype)), "capacity": capacity,
-            "allocation": allocation, "path": data["path"], "backing": data["backing"]}
+            "allocation": allocation, "path": data["path"], "backing": data["backing"],
+            "key": key}
 
 
 def list_volumes(host, pool: str | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ quota:delete pool:create pool:delete pool:start pool:stop pool:refresh network:c
 network:delete network:start network:stop network:update network:bridge user:list
 user:create user:set user:delete project:create project:set project:delete role:create
 role:delete assignment:create assignment:delete audit:list scheduler:simulate
-pool:autostart network:autostart network:vlan
+pool:autostart network:autostart network:vlan volume:adopt
 """.split()
 ANY_ROLE = """
 host:list host:show flavor:list flavor:show image:list image:show pool:list pool:show

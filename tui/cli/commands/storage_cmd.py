@@ -1,5 +1,6 @@
 """virtstack pool list|show|create|start|stop|refresh|autostart|delete and
-virtstack volume list|show|create|resize|clone|wipe|delete|upload|download|attach|detach"""
+virtstack volume list|show|create|resize|clone|wipe|delete|upload|download|attach|detach|
+adopt (volumes belong to projects: a member lists its project's, an admin all)"""
 from __future__ import annotations
 
 import sys
@@ -9,7 +10,8 @@ from backend.errors import InvalidInput
 
 POOL_COLUMNS = ["name", "host", "type", "state", "autostart", "capacity", "allocation",
                 "available", "volumes", "target"]
-VOLUME_COLUMNS = ["name", "pool", "host", "format", "capacity", "allocation", "path"]
+VOLUME_COLUMNS = ["name", "pool", "host", "project", "status", "format", "capacity",
+                  "allocation", "path"]
 
 
 def human(n: int | None) -> str:
@@ -205,6 +207,11 @@ def _vol_check_boot(env):
     return {"volume": a.name, "pool": a.pool, "bootable": True}
 
 
+def _vol_adopt(env):
+    a = env.args
+    return env.cloud.volumes.adopt(env.ctx, a.name, a.pool, a.project, host=a.host)
+
+
 def _vol_detach(env):
     a = env.args
     return env.cloud.volumes.detach(env.ctx, a.name, a.pool, a.server, host=a.host)
@@ -316,3 +323,6 @@ def register(sub) -> None:
                _vol_check_boot)
     dt = vol_parser("detach", "detach a volume from a server", _vol_detach)
     dt.add_argument("--server", required=True)
+    ad = vol_parser("adopt", "(admin) give a volume virtstack did not create to a project",
+                    _vol_adopt)
+    ad.add_argument("--project", required=True)
