@@ -87,6 +87,10 @@ class ServersAPI(APIFamily):
                            self.cloud.server_target(row)):
             result = h.delete_domain(row["uuid"], delete_volumes=delete_volumes)
             self.cloud.forget_server(row)
+            for ref in result["deleted_volumes"]:
+                if "/" in ref and not ref.startswith("/"):  # pool/volume: drop its record
+                    pool, name = ref.split("/", 1)
+                    self.cloud.volumes.book.forget(h.name, pool, name)
             return result
 
     def stats(self, ctx: RequestContext, host: str,

@@ -201,8 +201,8 @@ class IdentityService:
             try:
                 s.flush()
             except IntegrityError as exc:
-                raise Conflict(f"project {p.name!r} still owns resources (servers, volumes, "
-                               "...): delete or move them first") from exc
+                raise Conflict(f"project {out['name']!r} still owns resources (servers, "
+                               "volumes, ...): delete or move them first") from exc
             return out
 
     # -- users -----------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_delete_with_volumes(demo, admin):
     pool = host.conn().storagePoolLookupByName("default")
     before = set(pool.listVolumes())
     result = demo.servers.delete(admin, row["name"], delete_volumes=True)
-    assert result["deleted"] and result["deleted_volumes"]
+    assert result["deleted"] and result["deleted_volumes"] == [f"default/{row['name']}.qcow2"]
     assert set(pool.listVolumes()) == before - {f"{row['name']}.qcow2"}
     with pytest.raises(NotFound):
         demo.servers.get(admin, row["name"])

@@ -222,9 +222,6 @@ def test_admin_adopts_a_volume_virtstack_did_not_create(w):
     assert names(c.volumes.list(w.alice)) == ["db-01.qcow2"]
 
 
-@pytest.mark.xfail(strict=True, reason="backend/identity/service.py delete_project reads "
-                   "p.name after the failed flush rolled the session back, so the FK "
-                   "refusal surfaces as SQLAlchemy's InvalidRequestError, not Conflict")
 def test_project_owning_a_volume_refuses_delete_with_conflict(w):
     w.cloud.volumes.create(w.alice, "keep", "default", "1G", host="node1")
     with pytest.raises(Conflict, match="still owns resources"):
@@ -335,3 +332,12 @@ def test_a_servers_root_volume_belongs_to_the_servers_project(w, tmp_path):
         c.volumes.adopt(w.admin, srv["volume"], "default", "p2", host=srv["host"])
     c.servers.delete(w.alice, "web1")
     assert c.volumes.list(w.alice) == [] and usage(c, w.alice) == (0, 0)
+
+
+def test_server_delete_with_volumes_drops_their_records(w):
+    c = w.cloud
+    c.volumes.adopt(w.admin, "db-01.qcow2", "default", "p1", host="node1")
+    assert usage(c, w.admin, "p1")[0] == 1
+    c.servers.delete(w.admin, "db-01", delete_volumes=True)
+    assert usage(c, w.admin, "p1") == (0, 0)
+    assert c.volumes.book.record("node1", "default", "db-01.qcow2") is None

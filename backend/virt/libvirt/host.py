@@ -550,6 +550,8 @@ class LibvirtHost(HostDriver):
                 "deleted_volumes": removed_volumes}
 
     def _delete_disks(self, xml: str) -> list[str]:
+        """Delete a domain's disk volumes; returns them as "pool/volume" (where libvirt
+        knows the pool) or the path."""
         conn = self.conn()
         removed = []
         for disk in parse_domain(xml)["disks"]:
@@ -561,8 +563,12 @@ class LibvirtHost(HostDriver):
                     vol = conn.storagePoolLookupByName(pool_name).storageVolLookupByName(vol_name)
                 else:
                     vol = conn.storageVolLookupByPath(disk["source"])
+                try:
+                    where = f"{vol.storagePoolLookupByVolume().name()}/{vol.name()}"
+                except libvirt.libvirtError:
+                    where = disk["source"]
                 vol.delete(0)
-                removed.append(disk["source"])
+                removed.append(where)
             except libvirt.libvirtError as exc:
                 log.warning("%s: could not delete volume %s: %s", self.name, disk["source"], exc)
         return removed
