@@ -70,6 +70,8 @@ class HostConfig:
     reserved_host_disk_gb: int = 0
     aggregates: list[dict] = field(default_factory=list)
     ssh_connect_timeout: float = 10.0
+    # how other hosts' libvirtd reach this one for a migration (peer to peer); default: uri
+    migration_uri: str | None = None
 
 
 @dataclass
@@ -199,6 +201,9 @@ def load_settings(path: str | os.PathLike | None = None, *, required: bool = Fal
         if not isinstance(h["uri"], str) or not URI_RE.match(h["uri"]):
             raise fail("uri", f"{h['uri']!r} is not a libvirt URI such as "
                        "qemu+ssh://root@host/system", start)
+        if "migration_uri" in h and (not isinstance(h["migration_uri"], str)
+                                     or not URI_RE.match(h["migration_uri"])):
+            raise fail("migration_uri", f"{h['migration_uri']!r} is not a libvirt URI", start)
         for k in ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio"):
             if k in h and (not isinstance(h[k], (int, float)) or isinstance(h[k], bool)
                            or not 0 < h[k] <= 1000):

@@ -196,13 +196,16 @@ class ServerOpsAPI(APIFamily):
                  progress: Progress | None = None,
                  cancel: threading.Event | None = None,
                  dest_uris: dict[str, str] | None = None) -> dict[str, Any]:
-        """Live-migrate every running server off ``host``, one at a time, each where the
-        scheduler says; stop at the first one that cannot move and report it."""
+        """Disable ``host`` and live-migrate every running server off it, one at a time,
+        each where the scheduler says; stop at the first one that cannot move and report it.
+        The host stays disabled (``host enable`` when it is back in service)."""
         self.cloud.ensure_hosts()
         src = self.cloud.registry.get(host)
         src.conn()
         moved: list[dict[str, Any]] = []
         with self.mutation(ctx, "host:evacuate", host, {}):
+            # disabled first, so the scheduler sends nothing new to it meanwhile
+            self.cloud.compute.set_host_enabled(ctx, host, False, "evacuated")
             todo = [r for r in src.list_domains()
                     if r["state"] in ("running", "blocked", "paused")]
             todo.sort(key=lambda r: r["name"])

@@ -165,7 +165,7 @@ def peer_uri(dest: "LibvirtHost") -> str:
     """The URI a source libvirtd uses to reach ``dest``: its ``migration_uri`` when the
     host config has one, else its configured URI (keys and host keys must then be set up
     on the source host the same way)."""
-    uri = getattr(dest.cfg, "migration_uri", None) or dest.cfg.uri
+    uri = dest.cfg.migration_uri or dest.cfg.uri
     parts = urlsplit(uri)
     if not ("+" in parts.scheme or parts.hostname):
         raise errors.InvalidInput(

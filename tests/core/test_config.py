@@ -67,3 +67,13 @@ def test_bad_toml_and_bad_name(tmp_path):
 def test_explicit_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_migration_uri_checked(tmp_path):
+    p = write(tmp_path, '[[hosts]]\nname = "a"\nuri = "qemu:///system"\n'
+                        'migration_uri = "qemu+ssh://root@10.0.0.5/system"\n')
+    assert load_settings(p).hosts[0].migration_uri == "qemu+ssh://root@10.0.0.5/system"
+    p = write(tmp_path, '[[hosts]]\nname = "a"\nuri = "qemu:///system"\n'
+                        'migration_uri = "nope"\n')
+    with pytest.raises(ConfigError, match=r":4: migration_uri"):
+        load_settings(p)

@@ -167,3 +167,15 @@ def test_details_have_disk_sizes_and_next_boot_changes(demo, admin):
     dom.setVcpusFlags(4, libvirt.VIR_DOMAIN_AFFECT_CONFIG)  # for the next boot only
     d = demo.servers.get(admin, "web-01")
     assert d["vcpus"] == 8 and d["next_boot"] == {"vcpus": 4}
+
+
+def test_demo_keeps_snapshots_across_other_changes(demo, admin):
+    from backend.api.cloud import Cloud
+    demo.server_ops.snapshot_create(admin, "api-02", "before")
+    demo.servers.start(admin, "api-02")  # another change rewrites the host file
+    fresh = Cloud(demo.settings)
+    try:
+        names = [s["name"] for s in fresh.server_ops.snapshot_list(admin, "api-02")]
+        assert names == ["before"]
+    finally:
+        fresh.close()

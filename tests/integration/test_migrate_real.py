@@ -182,6 +182,10 @@ def test_live_migration_over_ssh_and_evacuation_back(cloud, two_hosts, guest):
     audit = cloud.identity.audit.list(ctx, action="server:live_migrate")
     assert [r["outcome"] for r in audit][:2] == ["success", "failure"]
     assert cloud.identity.audit.list(ctx, action="host:evacuate")[0]["outcome"] == "success"
+    # an evacuated host stays disabled until an admin puts it back in service
+    hostb = cloud.compute.resources(ctx, "hostb")[0]
+    assert hostb["enabled"] is False and hostb["disabled_reason"] == "evacuated"
+    cloud.compute.set_host_enabled(ctx, "hostb", True)
 
     # the CLI: `virtstack server migrate` with the scheduler's pick (B), progress on stderr
     env = dict(os.environ, XDG_DATA_HOME=str(cloud_dir(cloud) / "data"),

@@ -46,3 +46,10 @@ def test_evacuate_stops_and_reports_on_first_failure(demo, admin):
     assert "evacuation of node1 stopped at server" in msg and "(1 of " in msg
     audit = demo.identity.audit.list(admin, action="host:evacuate")
     assert audit[0]["outcome"] == "failure"
+
+
+def test_evacuate_disables_the_host_first(demo, admin):
+    with pytest.raises(errors.NotSupported):
+        demo.server_ops.evacuate(admin, "node1")
+    node1 = demo.compute.resources(admin, "node1")[0]
+    assert node1["enabled"] is False and node1["disabled_reason"] == "evacuated"

@@ -277,6 +277,10 @@ class LibvirtHost(HostDriver):
             threading.Thread(target=self._refresh_one, args=(uuid,), daemon=True).start()
             if row is None:
                 return
+        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+            # a transient domain that stops is gone without an UNDEFINED event: check
+            # (off the event thread) whether it still exists
+            threading.Thread(target=self._refresh_one, args=(uuid,), daemon=True).start()
         if event in _EVENT_STATE:
             state = _EVENT_STATE[event]
             if event == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN and detail == 0:
@@ -291,7 +295,14 @@ class LibvirtHost(HostDriver):
         try:
             dom = self.conn().lookupByUUIDString(uuid)
             row = self._row(dom)
-        except (libvirt.libvirtError, errors.VirtstackError):
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN and uuid in self._domains:
+                row = self._domains.pop(uuid)
+                self._doms.pop(uuid, None)
+                self._emit({"type": "domain", "event": "undefined", "uuid": uuid,
+                            "name": row["name"]})
+            return
+        except errors.VirtstackError:
             return
         self._domains[uuid] = row
         self._emit({"type": "domain", "event": "defined", "uuid": uuid, "name": row["name"],
@@ -585,7 +596,9 @@ class LibvirtHost(HostDriver):
 
 def write_node_xml(conn: libvirt.virConnect, path: Path,
                    cache: dict[str, dict[str, Any]] | None = None) -> None:
-    """Dump a test-driver connection's state as a ``<node>`` file the test driver loads."""
+    """Dump a test-driver connection's state as a ``<node>`` file the test driver loads
+    (domains with their run state and snapshots, networks, pools with their volumes)."""
+    from backend.compute.snapshots import snapshot_elements
     model, mem_mb, cpus, mhz, nodes, sockets, cores, threads = conn.getInfo()
     node = ET.Element("node")
     cpu = ET.SubElement(node, "cpu")
@@ -599,6 +612,7 @@ def write_node_xml(conn: libvirt.virConnect, path: Path,
         st = state_name(dom.state()[0])
         rs = ET.SubElement(el, f"{{{TEST_NS}}}runstate")
         rs.text = str(_TEST_RUNSTATE.get(st, 5))
+        el.extend(snapshot_elements(dom))
         node.append(el)
     for net in conn.listAllNetworks(0):
         node.append(ET.fromstring(net.XMLDesc(0)))
