@@ -334,6 +334,7 @@ class ComputeManager:
         usage = Usage(vcpus=int(row.get("vcpus") or 0), memory_mb=int(row.get("memory_mb") or 0),
                       disk_gb=0.0, root_gb=0)
         self.claims.ensure_quota_rows(project_id)  # before the transaction (SQLite: one writer)
+        resources.sync_node(self.db, host)  # the host's usage row must exist to take the claim
         with self.db.transaction() as s:
             srv = s.get(Server, row["uuid"])
             if srv is not None and srv.status != "DELETED":

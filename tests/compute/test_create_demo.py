@@ -187,3 +187,12 @@ def test_host_counts_are_scoped_for_members(world):
     assert next(h for h in c.hosts.list(world.other) if h["name"] == "node1")["vms_total"] == 0
     assert next(h for h in c.hosts.list(world.admin)
                 if h["name"] == "node1")["vms_total"] == 5
+
+
+def test_adopt_counts_usage_on_a_host_never_seen_before(world):
+    """No resources() call first: adopt must still record the host's usage."""
+    c = world.cloud
+    c.compute.adopt(world.admin, "db-01", "p1")
+    node1 = c.compute.resources(world.admin, "node1")[0]
+    assert node1["vcpus"]["allocated"] >= 8
+    assert c.quotas.show(world.member)["cores"]["in_use"] == 8
