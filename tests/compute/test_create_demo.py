@@ -191,8 +191,11 @@ def test_host_counts_are_scoped_for_members(world):
 
 def test_adopt_counts_usage_on_a_host_never_seen_before(world):
     """No resources() call first: adopt must still record the host's usage."""
+    from sqlalchemy import select
+    from backend.compute.models import ComputeNode
     c = world.cloud
     c.compute.adopt(world.admin, "db-01", "p1")
-    node1 = c.compute.resources(world.admin, "node1")[0]
-    assert node1["vcpus"]["allocated"] >= 8
+    with c.db.transaction() as s:
+        node1 = s.scalars(select(ComputeNode).where(ComputeNode.host == "node1")).one()
+        assert (node1.vcpus_used, node1.memory_mb_used) == (8, 16384)
     assert c.quotas.show(world.member)["cores"]["in_use"] == 8
