@@ -76,6 +76,7 @@ class DashboardCommands(Provider):
         for name in screen.host_states:
             yield (f"Evacuate host {name}", partial(screen.evacuate_host, name),
                    "Live-migrate its running servers to the scheduler's picks")
+        yield "Storage pools and volumes", screen.action_storage, "Every host's pools"
         yield "Switch project", screen.action_switch_project, "Re-scope to another project"
         yield ("Identity: users, projects, roles, assignments", screen.action_identity_admin,
                "Admin only")
@@ -134,6 +135,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         Binding("L", "audit", "Audit"),
         Binding("m", "migrate", "Migrate"),
         Binding("C", "clone", "Clone"),
+        Binding("v", "storage", "Storage"),
     ]
 
     def __init__(self, cloud, ctx) -> None:
@@ -461,6 +463,11 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         from screens.evacuate import EvacuateScreen
         self.app.push_screen(EvacuateScreen(self.cloud, self.ctx, host),
                              lambda _result: self._hosts_changed())
+
+    # -- storage and networks (issue 5) ---------------------------------------------------------
+    def action_storage(self) -> None:
+        from screens.storage import StorageScreen
+        self.app.push_screen(StorageScreen(self.cloud, self.ctx))
 
     # -- actions ------------------------------------------------------------------------------
     def _targets(self) -> list[dict[str, Any]]:

@@ -1,0 +1,559 @@
+"""Storage pools and their volumes, on one host or across every host (``cloud.pools``,
+``cloud.volumes``).
+
+Two tables: the pools (host, name, type, state, autostart, capacity/allocation/available)
+and, below, the volumes of the pool under the cursor. The keys act on the table that has
+the focus (tab switches): ``n`` new pool or volume, ``d`` delete (a volume asks once, a pool
+twice), ``s``/``x`` start/stop a pool, ``a`` its autostart, ``r`` resize, ``C`` clone,
+``w`` wipe a volume, ``u`` upload a local file into a new volume and ``g`` download one
+(with a progress bar; escape cancels), ``e`` choose the host, ``R`` reload.
+
+Every backend call runs in a thread worker; failures become notifications (or, in a form,
+the form's own error line), and bad input changes nothing.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Select, Static
+
+from backend.errors import InvalidInput, VirtstackError
+from screens.action_form import ActionFormScreen, Field
+from screens.confirm import ConfirmScreen
+from screens.progress import ProgressScreen, human_bytes
+from themes import HERE as THEMES_DIR
+from tui.messages import HostEvent
+from tui.workers import ReportsWorkerFailures
+
+ALL = "*"  # the host selector's "every host"
+
+POOL_COLUMNS = (("host", "Host"), ("name", "Pool"), ("type", "Type"), ("state", "State"),
+                ("autostart", "Auto"), ("capacity", "Capacity"), ("allocation", "Used"),
+                ("available", "Free"))
+VOLUME_COLUMNS = (("pool", "Pool"), ("name", "Volume"), ("format", "Format"),
+                  ("capacity", "Capacity"), ("allocation", "Used"), ("path", "Path"))
+SIZES = ("capacity", "allocation", "available")
+
+
+def cell(key: str, value: Any) -> str:
+    if key in SIZES:
+        return human_bytes(value) if isinstance(value, (int, float)) else ""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return "" if value is None else str(value)
+
+
+def pool_key(row: dict[str, Any]) -> str:
+    return f"{row['host']}/{row['name']}"
+
+
+class PoolsLoaded(Message):
+    def __init__(self, rows: list[dict[str, Any]] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.rows = rows
+        self.error = error
+
+
+class VolumesLoaded(Message):
+    def __init__(self, key: str, rows: list[dict[str, Any]] | None,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.key = key
+        self.rows = rows
+        self.error = error
+
+
+class StorageChanged(Message):
+    """A change finished: say so and reload."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class StorageScreen(ReportsWorkerFailures, Screen):
+    CSS_PATH = THEMES_DIR / "storage.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("n", "new", "New"),
+        Binding("d", "delete", "Delete"),
+        Binding("s", "pool('start')", "Start"),
+        Binding("x", "pool('stop')", "Stop"),
+        Binding("a", "autostart", "Autostart"),
+        Binding("r", "resize", "Resize"),
+        Binding("C", "clone", "Clone"),
+        Binding("w", "wipe", "Wipe"),
+        Binding("u", "upload", "Upload"),
+        Binding("g", "download", "Download"),
+        Binding("e", "choose_host", "Host"),
+        Binding("R", "reload", "Reload"),
+    ]
+
+    def __init__(self, cloud, ctx, *, host: str | None = None) -> None:
+        super().__init__()
+        self.cloud = cloud
+        self.ctx = ctx
+        self.host = host               # None: every host
+        self.pools: dict[str, dict[str, Any]] = {}
+        self.volumes: dict[str, dict[str, Any]] = {}
+        self.volumes_of: str | None = None   # pool key the volume table shows
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        hosts = list(self.cloud.registry.hosts)
+        with Horizontal(id="storage-head", classes="screen-head"):
+            yield Label("Storage", classes="screen-name")
+            yield Select([("all hosts", ALL)] + [(h, h) for h in hosts],
+                         value=self.host or ALL, allow_blank=False, id="host-select",
+                         compact=True)
+            yield Static("", id="storage-summary", markup=False)
+        with Vertical(id="storage-body"):
+            yield Static("Pools", classes="table-title")
+            yield DataTable(id="pools", cursor_type="row", zebra_stripes=True)
+            yield Static("Volumes", id="volumes-title", classes="table-title")
+            yield DataTable(id="volumes", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="storage-status", markup=False)
+        yield Footer(compact=True)
+
+    @property
+    def pool_table(self) -> DataTable:
+        return self.query_one("#pools", DataTable)
+
+    @property
+    def volume_table(self) -> DataTable:
+        return self.query_one("#volumes", DataTable)
+
+    def on_mount(self) -> None:
+        for key, label in POOL_COLUMNS:
+            self.pool_table.add_column(label, key=key)
+        for key, label in VOLUME_COLUMNS:
+            self.volume_table.add_column(label, key=key)
+        self.pool_table.focus()
+        self.cloud.registry.add_listener(self._on_registry_event)
+        self.load_pools()
+
+    def on_unmount(self) -> None:
+        self.cloud.registry.remove_listener(self._on_registry_event)
+
+    def _on_registry_event(self, event: dict[str, Any]) -> None:
+        """libvirt's event thread: only post."""
+        if event.get("type") == "host":
+            self.post_message(HostEvent(event["host"], event["state"], event.get("error")))
+
+    def on_host_event(self, message: HostEvent) -> None:
+        if message.state in ("connected", "disconnected"):
+            self.load_pools()
+
+    # -- loading ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="pools", exit_on_error=False)
+    def load_pools(self) -> None:
+        try:
+            self.post_message(PoolsLoaded(self.cloud.pools.list(self.ctx, host=self.host)))
+        except VirtstackError as exc:
+            self.post_message(PoolsLoaded(None, exc.message))
+
+    def on_pools_loaded(self, message: PoolsLoaded) -> None:
+        table = self.pool_table
+        if message.error is not None:
+            table.clear()
+            self.pools = {}
+            self._status(message.error, error=True)
+            return
+        current = self.current_pool()
+        keep = pool_key(current) if current else None
+        self.pools = {pool_key(r): r for r in message.rows or []}
+        table.clear()
+        for k, r in self.pools.items():
+            table.add_row(*(cell(c, r.get(c)) for c, _ in POOL_COLUMNS), key=k)
+        if keep in self.pools:
+            table.move_cursor(row=table.get_row_index(keep))
+        hosts = {r["host"] for r in self.pools.values()}
+        total = sum(r.get("capacity") or 0 for r in self.pools.values())
+        free = sum(r.get("available") or 0 for r in self.pools.values())
+        self.query_one("#storage-summary", Static).update(
+            f"{len(self.pools)} pools on {len(hosts)} host{'s' if len(hosts) != 1 else ''}"
+            f" · {human_bytes(free)} free of {human_bytes(total)}")
+        self._status("")
+        self._show_volumes_of(self.current_pool(), force=True)
+
+    def current_pool(self) -> dict[str, Any] | None:
+        table = self.pool_table
+        if not self.pools or table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - no row under the cursor
+            return None
+        return self.pools.get(key)
+
+    def current_volume(self) -> dict[str, Any] | None:
+        table = self.volume_table
+        if not self.volumes or table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001
+            return None
+        return self.volumes.get(key)
+
+    @on(DataTable.RowHighlighted, "#pools")
+    def _pool_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_volumes_of(self.current_pool())
+
+    def _show_volumes_of(self, pool: dict[str, Any] | None, force: bool = False) -> None:
+        key = pool_key(pool) if pool else None
+        if key == self.volumes_of and not force:
+            return
+        self.volumes_of = key
+        title = self.query_one("#volumes-title", Static)
+        if pool is None:
+            self.volumes = {}
+            self.volume_table.clear()
+            title.update("Volumes")
+            return
+        title.update(f"Volumes in {pool['name']} on {pool['host']}")
+        if pool.get("state") != "running":
+            self.volumes = {}
+            self.volume_table.clear()
+            title.update(f"Volumes in {pool['name']} on {pool['host']} "
+                         f"(pool {pool.get('state')}: start it with s)")
+            return
+        self.load_volumes(pool["name"], pool["host"], key)
+
+    @work(thread=True, exclusive=True, group="volumes", exit_on_error=False)
+    def load_volumes(self, pool: str, host: str, key: str) -> None:
+        try:
+            rows = self.cloud.volumes.list(self.ctx, pool=pool, host=host)
+            self.post_message(VolumesLoaded(key, rows))
+        except VirtstackError as exc:
+            self.post_message(VolumesLoaded(key, None, exc.message))
+
+    def on_volumes_loaded(self, message: VolumesLoaded) -> None:
+        if message.key != self.volumes_of:
+            return  # the cursor moved on
+        table = self.volume_table
+        keep = self.current_volume()
+        table.clear()
+        if message.error is not None:
+            self.volumes = {}
+            self._status(message.error, error=True)
+            return
+        self.volumes = {r["name"]: r for r in message.rows or []}
+        for name, r in self.volumes.items():
+            table.add_row(*(cell(c, r.get(c)) for c, _ in VOLUME_COLUMNS), key=name)
+        if keep and keep["name"] in self.volumes:
+            table.move_cursor(row=table.get_row_index(keep["name"]))
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#storage-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    # -- host selection -----------------------------------------------------------------------
+    @on(Select.Changed, "#host-select")
+    def _host_chosen(self, event: Select.Changed) -> None:
+        host = None if event.value in (ALL, Select.BLANK) else str(event.value)
+        if host != self.host:
+            self.host = host
+            self.volumes_of = None
+            self.load_pools()
+
+    def action_choose_host(self) -> None:
+        select = self.query_one("#host-select", Select)
+        select.focus()
+        select.action_show_overlay()
+
+    def action_reload(self) -> None:
+        self.load_pools()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    # -- running changes ----------------------------------------------------------------------
+    def _change(self, name: str, fn, done_text: str) -> None:
+        """Run one backend change in a worker; a failure becomes a notification."""
+        def run() -> None:
+            fn()
+            self.post_message(StorageChanged(done_text))
+        self.run_worker(run, name=name, group="change", thread=True, exit_on_error=False)
+
+    def on_storage_changed(self, message: StorageChanged) -> None:
+        self.notify(message.text, timeout=4, markup=False)
+        self.load_pools()
+
+    def on_worker_state_changed(self, event) -> None:
+        super().on_worker_state_changed(event)
+        if event.worker.group == "change" and event.state.name == "ERROR":
+            self.load_pools()  # show what is, after a refused change
+
+    def _volumes_focused(self) -> bool:
+        return self.focused is self.volume_table
+
+    def _need_pool(self) -> dict[str, Any] | None:
+        pool = self.current_pool()
+        if pool is None:
+            self.notify("No pool selected.", severity="warning")
+        return pool
+
+    def _need_volume(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        pool, vol = self.current_pool(), self.current_volume()
+        if pool is None or vol is None:
+            self.notify("No volume selected (tab to the volumes table).", severity="warning")
+            return None
+        return pool, vol
+
+    def _form_done(self, what: str, result: Any) -> None:
+        if result is not None:
+            self.notify(what, timeout=4, markup=False)
+        self.load_pools()
+
+    # -- new ------------------------------------------------------------------------------------
+    def action_new(self) -> None:
+        if self._volumes_focused():
+            self.new_volume()
+        else:
+            self.new_pool()
+
+    def new_pool(self) -> None:
+        hosts = list(self.cloud.registry.hosts)
+        default_host = self.host or (self.current_pool() or {}).get("host") or hosts[0]
+
+        def create(v: dict[str, Any]) -> Any:
+            return self.cloud.pools.create(self.ctx, v["name"], v["type"], host=v["host"],
+                                           target=v["target"] or None)
+        fields = [Field("name", "Name", "images", required=True),
+                  Field("host", "Host", choices=tuple((h, h) for h in hosts),
+                        value=default_host),
+                  Field("type", "Type", choices=(("dir", "dir (a directory)"),)),
+                  Field("target", "Target path", "/var/lib/libvirt/images2",
+                        help="absolute; created (built) when missing")]
+        self.app.push_screen(
+            ActionFormScreen("New storage pool", fields, create,
+                             note="Defined, built, started and autostarted. Other pool "
+                                  "types: virtstack pool create --type …"),
+            lambda r: self._form_done(f"Created pool {r['name']} on {r['host']}.", r)
+            if r else self.load_pools())
+
+    def new_volume(self) -> None:
+        pool = self._need_pool()
+        if pool is None:
+            return
+
+        def create(v: dict[str, Any]) -> Any:
+            return self.cloud.volumes.create(self.ctx, v["name"], pool["name"], v["size"],
+                                             v["format"], host=pool["host"],
+                                             allocation=v["allocation"])
+        fields = [Field("name", "Name", "data.qcow2", required=True),
+                  Field("size", "Size", "10G", required=True, help="e.g. 512M, 10G, 1T"),
+                  Field("format", "Format", choices=(("qcow2", "qcow2 (thin)"),
+                                                     ("raw", "raw"), ("vmdk", "vmdk"))),
+                  Field("allocation", "Allocation (raw)",
+                        choices=(("sparse", "sparse"), ("full", "fully allocated")))]
+        self.app.push_screen(
+            ActionFormScreen(f"New volume in {pool['name']} on {pool['host']}", fields,
+                             create),
+            lambda r: self._form_done(f"Created volume {r['name']}.", r))
+
+    # -- pool actions ---------------------------------------------------------------------------
+    def action_pool(self, verb: str) -> None:
+        pool = self._need_pool()
+        if pool is None:
+            return
+        fn = getattr(self.cloud.pools, verb)
+        past = {"start": "Started", "stop": "Stopped"}[verb]
+        self._change(f"{verb} pool {pool['name']}",
+                     partial(fn, self.ctx, pool["name"], host=pool["host"]),
+                     f"{past} pool {pool['name']} on {pool['host']}.")
+
+    def action_autostart(self) -> None:
+        pool = self._need_pool()
+        if pool is None:
+            return
+        on = not pool.get("autostart")
+        self._change(f"autostart pool {pool['name']}",
+                     partial(self.cloud.pools.autostart, self.ctx, pool["name"], on=on,
+                             host=pool["host"]),
+                     f"Pool {pool['name']} {'now starts' if on else 'no longer starts'} "
+                     f"with {pool['host']}.")
+
+    # -- delete ---------------------------------------------------------------------------------
+    def action_delete(self) -> None:
+        if self._volumes_focused():
+            self.delete_volume()
+        else:
+            self.delete_pool()
+
+    def delete_volume(self) -> None:
+        sel = self._need_volume()
+        if sel is None:
+            return
+        pool, vol = sel
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._change(f"delete volume {vol['name']}",
+                             partial(self.cloud.volumes.delete, self.ctx, vol["name"],
+                                     pool["name"], host=pool["host"]),
+                             f"Deleted volume {vol['name']}.")
+        self.app.push_screen(ConfirmScreen(
+            f"Delete volume {vol['name']}?",
+            f"{vol.get('path') or vol['name']}\non {pool['host']}, "
+            f"{human_bytes(vol.get('capacity'))}.\n\nIts data is gone for good.",
+            confirm_label="Delete"), answered)
+
+    def delete_pool(self) -> None:
+        """Asks twice: the pool, then (naming what goes with it) once more."""
+        pool = self._need_pool()
+        if pool is None:
+            return
+        n = pool.get("volumes") or 0
+
+        def second(yes: bool | None) -> None:
+            if yes:
+                self._change(f"delete pool {pool['name']}",
+                             partial(self.cloud.pools.delete, self.ctx, pool["name"],
+                                     host=pool["host"], delete_volumes=n > 0),
+                             f"Deleted pool {pool['name']} on {pool['host']}.")
+
+        def first(yes: bool | None) -> None:
+            if not yes:
+                return
+            what = (f"Its {n} volume{'s' if n != 1 else ''} will be DELETED with it."
+                    if n else "It holds no volumes.")
+            self.app.push_screen(ConfirmScreen(
+                f"Really delete pool {pool['name']}?",
+                f"Last chance. {what}\nThe directory {pool.get('target') or ''} is kept.",
+                confirm_label="Delete pool"), second)
+        self.app.push_screen(ConfirmScreen(
+            f"Delete pool {pool['name']} on {pool['host']}?",
+            f"Stops and undefines the {pool.get('type')} pool {pool['name']} "
+            f"({human_bytes(pool.get('capacity'))}, {n} volume{'s' if n != 1 else ''}).",
+            confirm_label="Delete"), first)
+
+    # -- volume actions ---------------------------------------------------------------------------
+    def action_resize(self) -> None:
+        sel = self._need_volume()
+        if sel is None:
+            return
+        pool, vol = sel
+
+        def resize(v: dict[str, Any]) -> Any:
+            return self.cloud.volumes.resize(self.ctx, vol["name"], pool["name"], v["size"],
+                                             host=pool["host"],
+                                             allow_shrink=v["shrink"] == "yes")
+        fields = [Field("size", "New size", "e.g. 40G", required=True,
+                        help=f"now {human_bytes(vol.get('capacity'))}"),
+                  Field("shrink", "Allow shrinking (loses data at the end)",
+                        choices=(("no", "no"), ("yes", "yes")))]
+        self.app.push_screen(ActionFormScreen(f"Resize {vol['name']}", fields, resize,
+                                              submit_label="Resize"),
+                             lambda r: self._form_done(f"Resized {vol['name']}.", r))
+
+    def action_clone(self) -> None:
+        sel = self._need_volume()
+        if sel is None:
+            return
+        pool, vol = sel
+
+        def clone(v: dict[str, Any]) -> Any:
+            return self.cloud.volumes.clone(self.ctx, vol["name"], pool["name"], v["new"],
+                                            host=pool["host"])
+        self.app.push_screen(
+            ActionFormScreen(f"Clone {vol['name']}",
+                             [Field("new", "New volume name", f"copy-{vol['name']}",
+                                    required=True)], clone, submit_label="Clone"),
+            lambda r: self._form_done(f"Cloned {vol['name']} to {r['name']}.", r)
+            if r else None)
+
+    def action_wipe(self) -> None:
+        sel = self._need_volume()
+        if sel is None:
+            return
+        pool, vol = sel
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._change(f"wipe volume {vol['name']}",
+                             partial(self.cloud.volumes.wipe, self.ctx, vol["name"],
+                                     pool["name"], host=pool["host"]),
+                             f"Wiped volume {vol['name']}.")
+        self.app.push_screen(ConfirmScreen(
+            f"Wipe volume {vol['name']}?",
+            "Overwrites all of its data with zeros. The volume stays.",
+            confirm_label="Wipe"), answered)
+
+    # -- transfers ----------------------------------------------------------------------------------
+    def action_upload(self) -> None:
+        pool = self._need_pool()
+        if pool is None:
+            return
+
+        def ask(v: dict[str, Any]) -> dict[str, Any]:
+            from pathlib import Path
+            path = Path(v["file"]).expanduser()
+            if not path.is_file():
+                raise InvalidInput(f"no such file to upload: {str(path)!r}")
+            name = v["name"] or path.name
+            from backend.validation import validate_name
+            validate_name(name, "volume name")
+            return {"file": str(path), "name": name}
+        fields = [Field("file", "Local file", "/path/to/disk.qcow2", required=True),
+                  Field("name", "Volume name", "(default: the file's name)")]
+        self.app.push_screen(
+            ActionFormScreen(f"Upload into {pool['name']} on {pool['host']}", fields, ask,
+                             submit_label="Upload",
+                             note="A new volume sized to the file; its format is read from "
+                                  "the file. Escape during the upload cancels it and removes "
+                                  "the partial volume."),
+            lambda v: self.start_upload(pool, v["file"], v["name"]) if v else None)
+
+    def start_upload(self, pool: dict[str, Any], path: str, name: str) -> None:
+        def job(progress, cancel, _phase):
+            return self.cloud.volumes.upload(self.ctx, name, pool["name"], path,
+                                             host=pool["host"], progress=progress,
+                                             cancel=cancel)
+        self.app.push_screen(
+            ProgressScreen(f"Upload {name} to {pool['name']} on {pool['host']}", job),
+            lambda r: self._form_done(f"Uploaded {name} "
+                                      f"({human_bytes(r.get('uploaded_bytes'))}).", r)
+            if r else self.load_pools())
+
+    def action_download(self) -> None:
+        sel = self._need_volume()
+        if sel is None:
+            return
+        pool, vol = sel
+
+        def ask(v: dict[str, Any]) -> dict[str, Any]:
+            from pathlib import Path
+            dest = Path(v["file"]).expanduser()
+            if dest.exists():
+                raise InvalidInput(f"{str(dest)!r} exists: choose another file")
+            if not dest.parent.is_dir():
+                raise InvalidInput(f"no such directory: {str(dest.parent)!r}")
+            return {"file": str(dest)}
+        self.app.push_screen(
+            ActionFormScreen(f"Download {vol['name']}",
+                             [Field("file", "To local file", f"./{vol['name']}",
+                                    value=f"./{vol['name']}", required=True)],
+                             ask, submit_label="Download"),
+            lambda v: self.start_download(pool, vol, v["file"]) if v else None)
+
+    def start_download(self, pool: dict[str, Any], vol: dict[str, Any], dest: str) -> None:
+        def job(progress, cancel, _phase):
+            return self.cloud.volumes.download(self.ctx, vol["name"], pool["name"], dest,
+                                               host=pool["host"], progress=progress,
+                                               cancel=cancel)
+        self.app.push_screen(
+            ProgressScreen(f"Download {vol['name']} from {pool['host']}", job),
+            lambda r: self.notify(f"Downloaded {vol['name']} to {r['file']}.", timeout=4,
+                                  markup=False) if r else None)
