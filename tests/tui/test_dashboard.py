@@ -322,7 +322,8 @@ async def test_changes_made_elsewhere_show_up(make_app, cloud, ctx):
         await wait_for(pilot, lambda: screen.table.servers[uuid]["state"] == "running")
         await asyncio.to_thread(cloud.servers.delete, ctx, "new-vm", "node1")
         await wait_for(pilot, lambda: uuid not in screen.table.servers, what="row removed")
-        assert len(screen.table.order) == 20
+        await wait_for(pilot, lambda: len(screen.table.order) == 20, what="view rebuilt")
+        assert uuid not in screen.table.order
 
 
 async def test_hung_host_never_freezes_the_screen(make_app, cloud, monkeypatch):
