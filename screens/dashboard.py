@@ -77,6 +77,9 @@ class DashboardCommands(Provider):
             yield (f"Evacuate host {name}", partial(screen.evacuate_host, name),
                    "Live-migrate its running servers to the scheduler's picks")
         yield "Storage pools and volumes", screen.action_storage, "Every host's pools"
+        yield "Virtual networks", screen.action_networks, "Networks, drift, DHCP leases"
+        yield ("Host interfaces", screen.action_host_interfaces,
+               "Bridge and VLAN changes as plans")
         yield "Switch project", screen.action_switch_project, "Re-scope to another project"
         yield ("Identity: users, projects, roles, assignments", screen.action_identity_admin,
                "Admin only")
@@ -136,6 +139,8 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         Binding("m", "migrate", "Migrate"),
         Binding("C", "clone", "Clone"),
         Binding("v", "storage", "Storage"),
+        Binding("n", "networks", "Networks"),
+        Binding("i", "host_interfaces", "Interfaces"),
     ]
 
     def __init__(self, cloud, ctx) -> None:
@@ -468,6 +473,14 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
     def action_storage(self) -> None:
         from screens.storage import StorageScreen
         self.app.push_screen(StorageScreen(self.cloud, self.ctx))
+
+    def action_networks(self) -> None:
+        from screens.networks import NetworksScreen
+        self.app.push_screen(NetworksScreen(self.cloud, self.ctx))
+
+    def action_host_interfaces(self) -> None:
+        from screens.host_interfaces import HostInterfacesScreen
+        self.app.push_screen(HostInterfacesScreen(self.cloud, self.ctx))
 
     # -- actions ------------------------------------------------------------------------------
     def _targets(self) -> list[dict[str, Any]]:
