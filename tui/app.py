@@ -54,6 +54,10 @@ class VirtstackApp(App):
         asyncio.get_running_loop().set_default_executor(DaemonThreadExecutor())
 
     def on_mount(self) -> None:
+        from tui.memory import trim
+        # give back what start-up freed, once hosts have usually loaded (and once more)
+        self.set_timer(5, trim)
+        self.set_timer(30, trim)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.ctx is None and self.login is not None:
             self.push_screen(self.login(self), self._logged_in)
@@ -115,6 +119,8 @@ def run_tui(env) -> int:
     from backend.api.cloud import Cloud
     from backend.errors import AuthenticationFailed
     from tui.cli.auth import NO_CREDENTIALS
+    from tui.memory import limit_arenas
+    limit_arenas()  # before the first thread starts
     # The TUI connects hosts in the background (Cloud.start_hosts), so it opens the Cloud
     # without the CLI's blocking connect-all; the env closes it on exit.
     if getattr(env, "_cloud", None) is None:
