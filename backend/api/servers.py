@@ -9,6 +9,10 @@ from backend.api.context import RequestContext
 from backend.virt.libvirt.host import ACTIONS, LibvirtHost
 
 
+# backend action -> policy action, where their names differ (shutdown is nova's "stop")
+POLICY_ACTION = {"shutdown": "server:stop"}
+
+
 class ServersAPI(APIFamily):
     def list(self, ctx: RequestContext, host: str | None = None) -> list[dict[str, Any]]:
         self.cloud.authorize(ctx, "server:list", {"project_id": ctx.project_id})
@@ -58,7 +62,8 @@ class ServersAPI(APIFamily):
             raise errors.InvalidInput(f"unknown server action {action!r}; expected one of "
                                       f"{', '.join(ACTIONS)}")
         h, row = self.locate(ref, host)
-        with self.mutation(ctx, f"server:{action}", f"{h.name}/{row['name']}",
+        with self.mutation(ctx, POLICY_ACTION.get(action, f"server:{action}"),
+                           f"{h.name}/{row['name']}",
                            self.cloud.server_target(row)):
             return h.domain_action(row["uuid"], action)
 

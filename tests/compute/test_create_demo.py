@@ -199,3 +199,20 @@ def test_adopt_counts_usage_on_a_host_never_seen_before(world):
         node1 = s.scalars(select(ComputeNode).where(ComputeNode.host == "node1")).one()
         assert (node1.vcpus_used, node1.memory_mb_used) == (8, 16384)
     assert c.quotas.show(world.member)["cores"]["in_use"] == 8
+
+
+def test_member_drives_only_its_own_servers(world):
+    from backend.identity.policy import ACTIONS
+    from backend.virt.libvirt.host import ACTIONS as LIFECYCLE
+    from backend.api.servers import POLICY_ACTION
+    # every lifecycle action the API checks is a known policy action (no fall-back rule)
+    assert all(POLICY_ACTION.get(a, f"server:{a}") in ACTIONS for a in LIFECYCLE)
+    c = world.cloud
+    c.compute.adopt(world.admin, "web-01", "p1")
+    assert c.servers.shutdown(world.member, "web-01")["state"] in ("shutoff", "shutdown")
+    assert c.servers.start(world.member, "web-01")["state"] == "running"
+    assert c.servers.reboot(world.member, "web-01")["state"] == "running"
+    with pytest.raises(PolicyDenied):
+        c.servers.shutdown(world.other, "web-01")
+    with pytest.raises(PolicyDenied):
+        c.servers.shutdown(world.member, "db-01")  # not its project's
