@@ -228,7 +228,8 @@ class NetworksScreen(ReportsWorkerFailures, Screen):
         names = {r["name"] for r in self.networks.values()}
         active = sum(1 for r in self.networks.values() if r.get("active"))
         self.query_one("#networks-summary", Static).update(
-            f"{len(self.networks)} networks ({len(names)} names) · {active} active")
+            f"{len(self.networks)} network{'s' if len(self.networks) != 1 else ''} "
+            f"({len(names)} name{'s' if len(names) != 1 else ''}) · {active} active")
         self._status("")
         self._show_detail()
 

@@ -354,8 +354,9 @@ class StorageScreen(ReportsWorkerFailures, Screen):
                                              allocation=v["allocation"])
         fields = [Field("name", "Name", "data.qcow2", required=True),
                   Field("size", "Size", "10G", required=True, help="e.g. 512M, 10G, 1T"),
-                  Field("format", "Format", choices=(("qcow2", "qcow2 (thin)"),
-                                                     ("raw", "raw"), ("vmdk", "vmdk"))),
+                  Field("format", "Format", choices=(("raw", "raw"),
+                                                     ("qcow2", "qcow2 (thin)"),
+                                                     ("vmdk", "vmdk"))),
                   Field("allocation", "Allocation (raw)",
                         choices=(("sparse", "sparse"), ("full", "fully allocated")))]
         self.app.push_screen(

@@ -82,7 +82,7 @@ async def test_create_volume_from_dialog_and_bad_size(make_app, cloud, ctx):
                        what="the error for a name with a quote")
         assert {r["name"] for r in cloud.volumes.list(ctx, host="node1")} == before
         # a good one: the dialog closes and the table shows it
-        await fill(pilot, form, name="data.qcow2", size="2G")
+        await fill(pilot, form, name="data.qcow2", size="2G", format="qcow2")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: pilot.app.screen is screen, what="dialog closed")
         row = cloud.volumes.get(ctx, "data.qcow2", "default", host="node1")
