@@ -185,6 +185,18 @@ class ComputeAPI(APIFamily):
                            {"project_id": p["id"]}):
             return self.manager.adopt(h, row, p["id"])
 
+    def resize(self, ctx: RequestContext, ref: str, flavor: str,
+               host: str | None = None) -> dict:
+        """Resize a server virtstack manages to another flavor on the host it runs on: the
+        difference is claimed on the host and in the project's quota (one transaction);
+        vCPUs and memory change live where allowed, else at the next boot (``changes``
+        says which); the root volume grows when the flavor's root disk does. A failure on
+        the host moves the claim back: the server keeps its old flavor."""
+        h, row = self.cloud.servers.locate(ref, host)
+        with self.mutation(ctx, "server:resize", f"{h.name}/{row['name']} -> flavor {flavor}",
+                           self.cloud.server_target(row)):
+            return self.manager.resize(ctx, h, row, flavor)
+
     # -- hosts as resources -------------------------------------------------------------
     def resources(self, ctx: RequestContext, host: str | None = None) -> list[dict]:
         """Per host: physical, ratio, limit, allocated (claimed + unmanaged + reserved),

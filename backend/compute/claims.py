@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from backend.compute.models import (DEFAULT_QUOTAS, QUOTA_RESOURCES, ComputeNode, QuotaUsage,
                                     Server)
 from backend.db import Database, utcnow
-from backend.errors import NoValidHost, QuotaExceeded
+from backend.errors import Conflict, NoValidHost, QuotaExceeded
 
 UNITS = {"ram": " MB", "gigabytes": " GB"}
 
@@ -205,6 +205,97 @@ class Claims:
                 s.add(Server(**row, claimed=True, vcpus=usage.vcpus,
                              memory_mb=usage.memory_mb, disk_gb=usage.disk_gb,
                              root_gb=usage.root_gb))
+
+    def resize(self, uuid: str, old: Usage, new: Usage, flavor: str | None, *,
+               force: bool = False) -> None:
+        """Move server ``uuid``'s claim from ``old`` to ``new`` on the host it is on, in one
+        transaction: the project's quota delta, the host's delta, the server row's sizes
+        and flavor -- all or nothing. What grows is checked by the same conditional
+        UPDATEs as a claim (QuotaExceeded / ClaimFailed); what shrinks is given back
+        unchecked. ``force`` skips the checks (undoing a resize whose host work failed).
+        The server row must still hold ``old`` (Conflict otherwise: a concurrent resize)."""
+        with self.db.transaction() as s:
+            srv = s.get(Server, uuid)
+            if srv is None or not srv.claimed:
+                raise Conflict(f"server {uuid} holds no claim")
+            project_id, host = srv.project_id, srv.host
+        if project_id:
+            self.ensure_quota_rows(project_id)  # before the transaction (SQLite: one writer)
+        want, have = new.quota(1), old.quota(1)
+        deltas = {r: want[r] - have[r] for r in want if want[r] != have[r]}
+        with self.db.transaction() as s:
+            if project_id:  # quota rows first, host row second (the claims' lock order)
+                grow = {r: n for r, n in deltas.items() if n > 0}
+                if force:
+                    self.force_quota(s, project_id, grow)
+                else:
+                    self._take_quota(s, project_id, grow)
+                self.give_quota(s, project_id, {r: -n for r, n in deltas.items() if n < 0})
+            if host:
+                self._resize_host(s, host, old, new, force)
+            res = s.execute(
+                update(Server)
+                .where(Server.uuid == uuid, Server.claimed.is_(True),
+                       Server.vcpus == old.vcpus, Server.memory_mb == old.memory_mb,
+                       Server.root_gb == old.root_gb)
+                .values(vcpus=new.vcpus, memory_mb=new.memory_mb, disk_gb=new.disk_gb,
+                        root_gb=new.root_gb, flavor=flavor)
+                .execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                raise Conflict(f"server {uuid} changed meanwhile (another resize?): "
+                               "nothing was changed, try again")
+
+    def _resize_host(self, s: Session, host: str, old: Usage, new: Usage,
+                     force: bool) -> None:
+        N = ComputeNode
+        dc, dr = new.vcpus - old.vcpus, new.memory_mb - old.memory_mb
+        dd = new.disk_gb - old.disk_gb
+        checks = []
+        if not force:
+            if dc > 0:
+                checks += [N.vcpus_used + N.unmanaged_vcpus + dc
+                           <= N.vcpus * N.cpu_allocation_ratio, N.vcpus >= new.vcpus]
+            if dr > 0:
+                checks += [N.memory_mb_used + N.unmanaged_memory_mb
+                           + N.reserved_host_memory_mb + dr
+                           <= N.memory_mb * N.ram_allocation_ratio,
+                           N.memory_mb >= new.memory_mb]
+            if dd > 0:
+                checks += [N.disk_gb_used + N.unmanaged_disk_gb + N.reserved_host_disk_gb + dd
+                           <= N.disk_gb * N.disk_allocation_ratio, N.disk_gb >= new.disk_gb]
+            if checks:
+                checks.append(N.enabled.is_(True))
+        res = s.execute(
+            update(N).where(N.host == host, *checks)
+            .values(vcpus_used=N.vcpus_used + dc, memory_mb_used=N.memory_mb_used + dr,
+                    disk_gb_used=N.disk_gb_used + dd)
+            .execution_options(synchronize_session=False))
+        if res.rowcount == 1:
+            return
+        node = s.get(N, host)
+        if node is None:
+            raise ClaimFailed(host, f"host {host} has no resource record")
+        if checks and not node.enabled:
+            raise ClaimFailed(host, f"host {host} is disabled"
+                              + (f" ({node.disabled_reason})" if node.disabled_reason else "")
+                              + ": it takes no bigger servers")
+        why = []
+        for label, d, total, ratio, alloc, want in (
+                ("vCPU", dc, node.vcpus, node.cpu_allocation_ratio,
+                 node.vcpus_used + node.unmanaged_vcpus, new.vcpus),
+                ("RAM", dr, node.memory_mb, node.ram_allocation_ratio,
+                 node.memory_mb_used + node.unmanaged_memory_mb
+                 + node.reserved_host_memory_mb, new.memory_mb),
+                ("disk", dd, node.disk_gb, node.disk_allocation_ratio,
+                 node.disk_gb_used + node.unmanaged_disk_gb + node.reserved_host_disk_gb,
+                 new.disk_gb)):
+            unit = {"RAM": " MB", "disk": " GB"}.get(label, "")
+            if d > 0 and alloc + d > total * ratio:
+                why.append(f"{label}: limit {total * ratio:g}{unit} ({total:g} x {ratio:g}), "
+                           f"allocated {alloc:g}{unit}, needs {d:+g}{unit} more")
+            elif d > 0 and want > total:
+                why.append(f"{label}: {want:g}{unit} is more than the host's {total:g}{unit}")
+        raise ClaimFailed(host, f"host {host} has no room to resize: " + "; ".join(why))
 
     def claim_again(self, project_id: str, usage: Usage, host: str, uuid: str) -> None:
         """Claim for an existing server row (released after a failed spawn) on a new host."""

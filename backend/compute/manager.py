@@ -303,6 +303,13 @@ class ComputeManager:
                 tried = [*tried, exc.host]
         raise NoValidHost("no other host could be claimed")
 
+    # -- resize -----------------------------------------------------------------------
+    def resize(self, ctx: RequestContext, host, row: dict[str, Any],
+               flavor: str) -> dict[str, Any]:
+        """Resize a server to ``flavor`` in place (backend.compute.resize)."""
+        from backend.compute import resize as resize_mod
+        return resize_mod.resize(self, ctx, host, row, flavor)
+
     # -- ownership, delete, adopt -----------------------------------------------------
     def owners(self) -> dict[str, str | None]:
         """uuid -> project of every live server virtstack knows."""

@@ -1,4 +1,4 @@
-"""virtstack flavor|image|quota ..., server create|adopt|records|group ...,
+"""virtstack flavor|image|quota ..., server create|resize|adopt|records|group ...,
 host enable|disable|resources -- thin calls on cloud.flavors/images/quotas/compute."""
 from __future__ import annotations
 
@@ -198,6 +198,13 @@ def extend_server(ss) -> None:
                    help="only show the scheduler's decision (nothing is created)")
     c.set_defaults(func=_server_create,
                    columns=["name", "status", "host", "flavor", "image", "fault", "uuid"])
+    rz = ss.add_parser("resize", help="resize a server to another flavor in place (live "
+                       "where the guest allows it, else at its next boot)")
+    rz.add_argument("server", help="name or UUID")
+    rz.add_argument("--flavor", required=True)
+    rz.add_argument("--host", help="the server's host, when its name is on several")
+    rz.set_defaults(func=lambda env: env.cloud.compute.resize(
+        env.ctx, env.args.server, env.args.flavor, env.args.host))
     ad = ss.add_parser("adopt", help="(admin) give a VM virtstack did not create to a project")
     ad.add_argument("server")
     ad.add_argument("--project", required=True)
