@@ -1,5 +1,5 @@
 """One server: its overview from the domain XML, live graphs, devices and (on the local host)
-its qemu process; from here its console, snapshots, edits, clone and migration.
+its qemu process; from here its console, snapshots, edits, resize, clone and migration.
 
 Graphs come from the same bulk stats call the dashboard makes (``cloud.servers.stats`` with
 ``visible={uuid}``), one per tick, and the next tick is armed only when the last one finished.
@@ -75,6 +75,7 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
         Binding("n", "snapshots", "Snapshots"),
         Binding("C", "clone", "Clone"),
         Binding("m", "migrate", "Migrate"),
+        Binding("z", "resize", "Resize"),
         Binding("R", "reload", "Reload"),
     ]
 
@@ -385,6 +386,17 @@ class VMDetailScreen(ReportsWorkerFailures, Screen):
             self.notify(message.error, title="Edit failed", severity="error", timeout=10,
                         markup=False)
         self.action_reload()
+
+    def action_resize(self) -> None:
+        from screens.resize_server import ResizeServerScreen, resize_summary
+
+        def done(result: dict | None) -> None:
+            if result:
+                self.notify(resize_summary(result), title="Resized", timeout=10,
+                            markup=False)
+                self.action_reload()
+        self.app.push_screen(ResizeServerScreen(self.cloud, self.ctx, self.uuid, self.host,
+                                                self.server_name), done)
 
     # -- clone, migrate -------------------------------------------------------------------------
     def action_clone(self) -> None:
