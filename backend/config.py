@@ -211,9 +211,46 @@ def load_settings(path: str | os.PathLike | None = None, *, required: bool = Fal
         for k in ("reserved_host_memory_mb", "reserved_host_disk_gb"):
             if k in h and (not isinstance(h[k], int) or h[k] < 0):
                 raise fail(k, "must be a non-negative integer", start)
+        if "aggregates" in h:
+            try:
+                h["aggregates"] = check_aggregates(h["aggregates"])
+            except ValueError as exc:
+                raise fail("aggregates", str(exc), start) from None
         settings.hosts.append(HostConfig(**h))
     _apply_env(settings)
     return settings
+
+
+def check_aggregates(value: Any) -> list[dict]:
+    """A host's aggregates as the scheduler reads them: ``[{name, metadata}]`` with string
+    metadata values, as nova keeps them (TOML's ``ssd = true`` becomes ``"true"``, which
+    is what a flavor's ``aggregate_instance_extra_specs:ssd=true`` compares with)."""
+    if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
+        raise ValueError("must be an array of tables: [{name = \"fast\", metadata = "
+                         "{ssd = \"true\"}}]")
+    out = []
+    for a in value:
+        extra = sorted(set(a) - {"name", "metadata"})
+        if extra:
+            raise ValueError(f"unknown aggregate key(s) {', '.join(extra)} (expected name, "
+                             "metadata)")
+        if not isinstance(a.get("name"), str) or not a["name"].strip():
+            raise ValueError("every aggregate needs a name (a string)")
+        meta = a.get("metadata", {})
+        if not isinstance(meta, dict):
+            raise ValueError(f"aggregate {a['name']}: metadata must be a table of key = value")
+        clean = {}
+        for k, v in meta.items():
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, (int, float, str)):
+                v = str(v)
+            else:
+                raise ValueError(f"aggregate {a['name']}: metadata {k} must be a string, "
+                                 f"number or boolean, got {v!r}")
+            clean[str(k)] = v
+        out.append({"name": a["name"], "metadata": clean})
+    return out
 
 
 def _apply_env(settings: Settings) -> None:

@@ -195,7 +195,7 @@ def host_states(hosts: list["LibvirtHost"]):
             hypervisor_type=str(info.get("hypervisor") or "QEMU"),
             arch=str(info.get("arch") or "x86_64"),
             num_instances=int(info.get("vms_running") or 0),
-            aggregates=[]))
+            aggregates=list(cfg.aggregates or [])))
     return out
 
 
