@@ -148,7 +148,7 @@ class HostNetworksAPI(APIFamily):
         parts = urlsplit(cfg.uri)
         if parts.scheme.startswith("test"):
             raise errors.InvalidInput(f"host {host} is a libvirt test-driver host: it has no "
-                                      "real interfaces to change (use --netns for a lab)")
+                                      "real interfaces to list or change (use --netns for a lab)")
         transport_name = parts.scheme.split("+", 1)[1] if "+" in parts.scheme else ""
         if not parts.hostname or transport_name not in ("ssh", "libssh", "libssh2"):
             return H.LocalNet()
@@ -157,6 +157,17 @@ class HostNetworksAPI(APIFamily):
         ex = H.IpCommandNet(runner, f"host {host}", script_runner=runner)
         ex.close = client.close  # type: ignore[method-assign]
         return ex
+
+    def interfaces(self, ctx: RequestContext, host: str | None = None,
+                   netns: str | None = None, transport: str = "auto") -> list[dict[str, Any]]:
+        """What a host (or a namespace of this machine) has now: every interface with its
+        kind, master, state, MAC, MTU and addresses (read-only, like ``ip addr``)."""
+        self.cloud.authorize(ctx, "host:show", _target(host))
+        ex = self.executor(host, netns, transport)
+        try:
+            return ex.links()
+        finally:
+            ex.close()
 
     def _run(self, ctx, action: str, label: str, build, dry_run: bool, host, netns,
              transport: str = "auto"):

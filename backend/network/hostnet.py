@@ -186,10 +186,28 @@ class LinkFacts:
     gateway_routes: list[tuple[str, str]] = field(default_factory=list)  # (dst, gateway)
 
 
+def link_row(*, index: int, name: str, kind: str | None, link_type: str | None,
+             master: str | None, up: bool, state: str | None, mac: str | None,
+             mtu: int | None) -> dict[str, Any]:
+    """One interface as ``links()`` reports it (the same keys from both executors)."""
+    if not kind:
+        kind = "loopback" if link_type == "loopback" else "device"
+    return {"index": index, "name": name, "kind": kind, "master": master, "up": up,
+            "state": (state or "unknown").lower(), "mac": mac, "mtu": mtu,
+            "ipv4": [], "ipv6": []}
+
+
 class Executor:
     target: str
 
     def facts(self, name: str) -> LinkFacts:
+        raise NotImplementedError
+
+    def links(self) -> list[dict[str, Any]]:
+        """Every interface, in index order: name, kind (bridge, veth, vlan, device for a
+        plain NIC, loopback, ...), master (the bridge it is a port of), up (set up by the
+        admin), state (the kernel's operstate), MAC, MTU and its IPv4/IPv6 addresses as
+        CIDRs -- one query for the links and one for the addresses, however many links."""
         raise NotImplementedError
 
     def run(self, op: Op) -> None:
@@ -243,6 +261,29 @@ class LocalNet(Executor):
             dst = r.get_attr("RTA_DST")
             routes.append((f"{dst}/{r['dst_len']}" if dst else "default", gw))
         return LinkFacts(name, True, kind, master, bool(link["flags"] & 1), addrs, routes)
+
+    def links(self) -> list[dict[str, Any]]:
+        from socket import AF_INET, AF_INET6
+        raw = sorted(self.ipr.get_links(), key=lambda m: m["index"])
+        names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in raw}
+        rows: dict[int, dict[str, Any]] = {}
+        for m in raw:
+            info = m.get_attr("IFLA_LINKINFO")
+            rows[m["index"]] = link_row(
+                index=m["index"], name=names[m["index"]],
+                kind=info.get_attr("IFLA_INFO_KIND") if info else None,
+                link_type="loopback" if m["ifi_type"] == 772 else "ether",
+                master=names.get(m.get_attr("IFLA_MASTER") or -1), up=bool(m["flags"] & 1),
+                state=m.get_attr("IFLA_OPERSTATE"), mac=m.get_attr("IFLA_ADDRESS"),
+                mtu=m.get_attr("IFLA_MTU"))
+        for a in self.ipr.get_addr():
+            row = rows.get(a["index"])
+            family = {AF_INET: "ipv4", AF_INET6: "ipv6"}.get(a["family"])
+            if row is None or family is None:
+                continue
+            ip = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
+            row[family].append(f"{ip}/{a['prefixlen']}")
+        return list(rows.values())
 
     def run(self, op: Op) -> None:
         a = op.a
@@ -312,6 +353,26 @@ class IpCommandNet(Executor):
         routes = [(r["dst"], r["gateway"]) for r in routes_json if r.get("gateway")]
         return LinkFacts(name, True, kind, link.get("master"), "UP" in link.get("flags", []),
                          addrs, routes)
+
+    def links(self) -> list[dict[str, Any]]:
+        raw = json.loads(self._ip(["ip", "-j", "-d", "link", "show"]) or "[]")
+        rows: dict[int, dict[str, Any]] = {}
+        for m in sorted(raw, key=lambda m: m["ifindex"]):
+            rows[m["ifindex"]] = link_row(
+                index=m["ifindex"], name=m["ifname"],
+                kind=(m.get("linkinfo") or {}).get("info_kind"),
+                link_type=m.get("link_type"), master=m.get("master"),
+                up="UP" in m.get("flags", []), state=m.get("operstate"),
+                mac=m.get("address"), mtu=m.get("mtu"))
+        for m in json.loads(self._ip(["ip", "-j", "addr", "show"]) or "[]"):
+            row = rows.get(m.get("ifindex"))
+            if row is None:
+                continue
+            for ai in m.get("addr_info", []):
+                family = {"inet": "ipv4", "inet6": "ipv6"}.get(ai.get("family"))
+                if family:
+                    row[family].append(f"{ai['local']}/{ai['prefixlen']}")
+        return list(rows.values())
 
     def run(self, op: Op) -> None:
         self._ip(op.argv())

@@ -1,10 +1,12 @@
 """virtstack network list|show|create|start|stop|autostart|delete|drift|leases,
-virtstack bridge create|delete and virtstack vlan create|delete (host networking plans)."""
+virtstack interface list (what a host has), virtstack bridge create|delete and virtstack vlan
+create (host networking plans)."""
 from __future__ import annotations
 
 from backend.errors import InvalidInput
 
 NET_COLUMNS = ["name", "host", "mode", "active", "autostart", "bridge", "subnet"]
+IFACE_COLUMNS = ["name", "kind", "master", "up", "state", "mac", "mtu", "ipv4", "ipv6"]
 
 
 def _confirm(env, what: str) -> None:
@@ -88,6 +90,12 @@ def _vlan_create(env):
         **_where(env)))
 
 
+def _interfaces(env):
+    return env.cloud.host_networks.interfaces(env.ctx, host=env.args.host,
+                                              netns=env.args.netns,
+                                              transport=env.args.transport)
+
+
 def _iflist(env):
     return env.cloud.networks.server_interfaces(env.ctx, env.args.server, host=env.args.host)
 
@@ -143,6 +151,17 @@ def register(sub) -> None:
     il.add_argument("server")
     il.add_argument("--host")
     il.set_defaults(func=_iflist, columns=["interface", "type", "source", "model", "mac"])
+
+    i = sub.add_parser("interface", aliases=["iface"],
+                       help="a host's interfaces: bridges, ports, addresses (read-only)")
+    is_ = i.add_subparsers(dest="interface_command", metavar="ACTION", required=True)
+    il2 = is_.add_parser("list", help="every interface with its kind, master, state, MAC, "
+                         "MTU and addresses (like ip -d addr)")
+    il2.add_argument("--host", help="a configured host (SSH when its URI is remote)")
+    il2.add_argument("--netns", help="a network namespace of this machine instead of a host")
+    il2.add_argument("--transport", choices=["auto", "ip"], default="auto",
+                     help="netns only: pyroute2 (auto) or the ip command")
+    il2.set_defaults(func=_interfaces, columns=IFACE_COLUMNS)
 
     b = sub.add_parser("bridge", help="Linux bridges on a host (a plan with rollback)")
     bs = b.add_subparsers(dest="bridge_command", metavar="ACTION", required=True)
