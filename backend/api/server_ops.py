@@ -99,26 +99,61 @@ class ServerOpsAPI(APIFamily):
             return clone_mod.clone_server(h, row["uuid"], new_name)
 
     # -- edits ---------------------------------------------------------------------------
-    def _edit(self, ctx, ref, host, what: str, fn) -> dict[str, Any]:
+    def _edit(self, ctx, ref, host, what: str, fn,
+              size: dict[str, int] | None = None) -> dict[str, Any]:
         h, row = self._locate(ref, host)
         with self.mutation(ctx, "server:resize", f"{h.name}/{row['name']} {what}",
                            self.cloud.server_target(row)):
+            booked = self._book_size(row, size) if size else None
             dom = h._dom(row["uuid"])
-            with mapped(h.name, f"set {what} of {row['name']}"):
-                result = fn(dom)
+            try:
+                with mapped(h.name, f"set {what} of {row['name']}"):
+                    result = fn(dom)
+            except Exception:
+                if booked:  # the host refused: the books go back as they were
+                    self.cloud.compute.manager.claims.resize(row["uuid"], booked[1],
+                                                             booked[0], None, force=True)
+                raise
+            with mapped(h.name, f"read {row['name']}"):
                 fresh = h._row(dom)
             h._domains[fresh["uuid"]] = fresh
             snapshots.persist(h)
         result.update({"name": row["name"], "host": h.name})
         return result
 
+    def _book_size(self, row: dict[str, Any], size: dict[str, int]):
+        """A server virtstack keeps books for changes size through its claim and quota
+        first (checked like a create); one made from a flavor changes size only by
+        ``resize`` to another flavor. Unmanaged VMs have no books: the host's unmanaged
+        usage follows on its next sync. Returns (old, new) usage when booked."""
+        import dataclasses
+        from backend.compute.claims import Usage
+        from backend.compute.models import Server
+        with self.cloud.db.transaction() as s:
+            srv = s.get(Server, row["uuid"])
+            if srv is None or srv.status == "DELETED" or not srv.claimed:
+                return None
+            if srv.flavor:
+                raise errors.Conflict(
+                    f"server {row['name']} has flavor {srv.flavor}: change its size with "
+                    f"'server resize {row['name']} --flavor F' (claims and quota follow)")
+            old = Usage(vcpus=srv.vcpus, memory_mb=srv.memory_mb, disk_gb=srv.disk_gb,
+                        root_gb=srv.root_gb)
+        new = dataclasses.replace(old, **size)
+        if new == old:
+            return None
+        self.cloud.compute.manager.claims.resize(row["uuid"], old, new, None)
+        return old, new
+
     def set_vcpus(self, ctx: RequestContext, ref: str, vcpus: int,
                   host: str | None = None) -> dict[str, Any]:
-        return self._edit(ctx, ref, host, "vcpus", lambda d: edit.set_vcpus(d, vcpus))
+        return self._edit(ctx, ref, host, "vcpus", lambda d: edit.set_vcpus(d, vcpus),
+                          size=_checked_size(vcpus, "vcpus"))
 
     def set_memory(self, ctx: RequestContext, ref: str, memory_mb: int,
                    host: str | None = None) -> dict[str, Any]:
-        return self._edit(ctx, ref, host, "memory", lambda d: edit.set_memory(d, memory_mb))
+        return self._edit(ctx, ref, host, "memory", lambda d: edit.set_memory(d, memory_mb),
+                          size=_checked_size(memory_mb, "memory_mb"))
 
     def set_autostart(self, ctx: RequestContext, ref: str, enabled: bool,
                       host: str | None = None) -> dict[str, Any]:
@@ -231,3 +266,11 @@ class ServerOpsAPI(APIFamily):
                         + (f"; already moved: {done}" if done else "")) from None
                 moved.append(result)
         return {"host": host, "moved": moved, "count": len(moved)}
+
+
+def _checked_size(value: Any, field: str) -> dict[str, int]:
+    """A size for the books; its sanity (positive, not absurd) is edit.py's to judge, so a
+    bad value books nothing here and fails there with edit's own message."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return {field: value}
+    return {}

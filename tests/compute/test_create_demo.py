@@ -216,3 +216,22 @@ def test_member_drives_only_its_own_servers(world):
         c.servers.shutdown(world.other, "web-01")
     with pytest.raises(PolicyDenied):
         c.servers.shutdown(world.member, "db-01")  # not its project's
+
+
+def test_server_set_keeps_the_books(world, image):
+    from backend.errors import Conflict
+    c = world.cloud
+    [srv] = c.compute.create(world.member, {"name": "sized", "flavor": "m1.small",
+                                            "image": "cirros"})
+    with pytest.raises(Conflict, match="server resize"):  # a flavor's server: resize only
+        c.server_ops.set_vcpus(world.member, "sized", 2)
+    assert c.servers.get(world.member, "sized")["vcpus"] == srv["vcpus"]
+    # an adopted VM (no flavor): the claim and the quota follow the change
+    c.compute.adopt(world.admin, "db-01", "p1")
+    cores = c.quotas.show(world.member)["cores"]["in_use"]
+    c.server_ops.set_vcpus(world.member, "db-01", 4)
+    assert c.quotas.show(world.member)["cores"]["in_use"] == cores - 4
+    c.quotas.set(world.admin, "p1", cores=cores - 3)
+    with pytest.raises(QuotaExceeded):
+        c.server_ops.set_vcpus(world.member, "db-01", 8)
+    assert c.quotas.show(world.member)["cores"]["in_use"] == cores - 4
