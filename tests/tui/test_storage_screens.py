@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from backend import errors
-from screens.action_form import ActionFormScreen
+from screens.action_form import ActionFormScreen, Field
 from screens.confirm import ConfirmScreen
 from screens.progress import ProgressScreen
 from screens.storage import StorageScreen, pool_key
@@ -235,3 +235,24 @@ async def test_progress_dialog_success_dismisses_with_result(make_app):
         results: list = []
         pilot.app.push_screen(ProgressScreen("t", job, done_delay=0.05), results.append)
         await wait_for(pilot, lambda: results == [{"name": "v"}], what="result")
+
+
+async def test_dialog_input_margin_is_the_prompts_own(make_app):
+    """The details screen's prompt puts its field a line below the message; that rule no
+    longer reaches other dialogs' fields (a form's field sits right under its label)."""
+    from textual.widgets import Input
+
+    from screens.prompt import PromptScreen
+    async with make_app().run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        form = ActionFormScreen("t", [Field("name", "Name")], lambda v: v)
+        pilot.app.push_screen(form)
+        await wait_for(pilot, lambda: form.is_mounted and form.query(Input), what="form")
+        assert form.query_one(Input).styles.margin.top == 0
+        form.dismiss(None)
+        await wait_for(pilot, lambda: not form.is_attached, what="form closed")
+        prompt = PromptScreen("Clone vm1", "A new server.")
+        pilot.app.push_screen(prompt)
+        await wait_for(pilot, lambda: prompt.is_mounted and prompt.query(Input),
+                       what="prompt")
+        assert prompt.query_one(Input).styles.margin.top == 1
