@@ -1,4 +1,9 @@
-"""Host interfaces: Linux bridges and VLANs on a host, as plans (``cloud.host_networks``).
+"""Host interfaces: what a host has now, and Linux bridges and VLANs on it as plans
+(``cloud.host_networks``).
+
+The table at the top lists the chosen target's interfaces (name, kind, master, state,
+addresses, MAC, MTU); it follows the Target/Namespace fields and is read again after an
+apply (``ctrl+l`` reloads it).
 
 A change is never applied blind: fill in the form, ``ctrl+r`` (or enter) shows the plan --
 every step with its command and its undo -- computed by a dry run that changes nothing;
@@ -43,12 +48,43 @@ class PlanShown(Message):
         self.applied = applied
 
 
+class LinksLoaded(Message):
+    def __init__(self, key: tuple, rows: list[dict[str, Any]] | None,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.key = key
+        self.rows = rows
+        self.error = error
+
+
+LINK_COLUMNS = (("name", "Name"), ("kind", "Kind"), ("master", "Master"),
+                ("state", "State"), ("addresses", "Addresses"), ("mac", "MAC"),
+                ("mtu", "MTU"))
+
+
+def link_state(row: dict[str, Any]) -> str:
+    """``ip``'s UP flag and operstate in words: down, up, or up without a carrier."""
+    if not row.get("up"):
+        return "down"
+    if row.get("state") in ("up", "unknown", None):
+        return "up"
+    return "up, no link" if row.get("state") in ("lowerlayerdown", "down") else \
+        f"up ({row['state']})"
+
+
+def link_cells(row: dict[str, Any]) -> list[str]:
+    addrs = ", ".join([*row.get("ipv4", []), *row.get("ipv6", [])])
+    return [row["name"], row.get("kind") or "", row.get("master") or "", link_state(row),
+            addrs, row.get("mac") or "", str(row.get("mtu") or "")]
+
+
 class HostInterfacesScreen(ReportsWorkerFailures, Screen):
     CSS_PATH = THEMES_DIR / "storage.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+r", "plan", "Plan (dry run)"),
         Binding("ctrl+y", "apply", "Apply plan"),
+        Binding("ctrl+l", "load_links", "Reload interfaces"),
     ]
 
     def __init__(self, cloud, ctx, *, host: str | None = None,
@@ -61,6 +97,9 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
         self.planned: tuple | None = None      # the inputs the plan on screen is for
         self.plan: dict[str, Any] | None = None
         self.busy = False
+        self.links: dict[str, dict[str, Any]] = {}   # name -> row, of ``links_of``
+        self.links_of: tuple | None = None            # (target, netns) the table shows
+        self._links_timer = None
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -70,6 +109,8 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
         with Horizontal(id="iface-head", classes="screen-head"):
             yield Label("Host interfaces", classes="screen-name")
             yield Static("bridges and VLANs: plan (dry run) first, then apply", markup=False)
+        yield Static("Interfaces", id="links-title", classes="table-title", markup=False)
+        yield DataTable(id="links", cursor_type="row", zebra_stripes=True)
         with Vertical(id="iface-form"):
             with Horizontal(classes="iface-row"):
                 with Vertical(classes="iface-field"):
@@ -109,8 +150,71 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#plan", DataTable).add_columns("#", "Step", "Command", "Undo")
+        links = self.query_one("#links", DataTable)
+        for key, label in LINK_COLUMNS:
+            links.add_column(label, key=key)
         self._fields_for_kind()
         self.query_one("#bridge", Input).focus()
+        self.action_load_links()
+
+    # -- the interfaces table ----------------------------------------------------------------
+    def links_key(self) -> tuple:
+        v = self.inputs()
+        return (v["target"], v["netns"] if v["target"] == NETNS else "")
+
+    def action_load_links(self) -> None:
+        target, netns = key = self.links_key()
+        title = self.query_one("#links-title", Static)
+        if target == NETNS and not netns:
+            self.links_of, self.links = key, {}
+            self.query_one("#links", DataTable).clear()
+            title.update("Interfaces: type a namespace name")
+            return
+        where = f"netns {netns}" if target == NETNS else target.replace(":", " ", 1)
+        title.update(f"Interfaces on {where}: reading…")
+        self._load_links(key)
+
+    def _links_soon(self) -> None:
+        """Typing a namespace name: read its interfaces once the typing pauses."""
+        if self.links_key() == self.links_of:
+            return
+        if self._links_timer is not None:
+            self._links_timer.stop()
+        self._links_timer = self.set_timer(0.4, self.action_load_links)
+
+    @work(thread=True, exclusive=True, group="links", exit_on_error=False)
+    def _load_links(self, key: tuple) -> None:
+        target, netns = key
+        try:
+            rows = self.cloud.host_networks.interfaces(
+                self.ctx, **({"netns": netns} if target == NETNS
+                             else {"host": target.split(":", 1)[1]}))
+        except Exception as exc:  # noqa: BLE001 - shown above the table
+            self.post_message(LinksLoaded(key, None, describe_error(exc)))
+        else:
+            self.post_message(LinksLoaded(key, rows))
+
+    def on_links_loaded(self, message: LinksLoaded) -> None:
+        if message.key != self.links_key():
+            return   # the target changed meanwhile
+        self.links_of = message.key
+        target, netns = message.key
+        where = f"netns {netns}" if target == NETNS else target.replace(":", " ", 1)
+        table = self.query_one("#links", DataTable)
+        title = self.query_one("#links-title", Static)
+        table.clear()
+        if message.error is not None:
+            self.links = {}
+            title.update(f"Interfaces on {where}: {message.error}")
+            title.set_class(True, "-error")
+            return
+        title.set_class(False, "-error")
+        self.links = {r["name"]: r for r in message.rows or []}
+        for name, r in self.links.items():
+            table.add_row(*link_cells(r), key=name)
+        bridges = sum(1 for r in self.links.values() if r.get("kind") == "bridge")
+        title.update(f"Interfaces on {where}: {len(self.links)} "
+                     f"({bridges} bridge{'s' if bridges != 1 else ''})")
 
     # -- the form -------------------------------------------------------------------------------
     def inputs(self) -> dict[str, Any]:
@@ -125,13 +229,17 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
         return tuple(sorted(v.items()))
 
     @on(Select.Changed)
-    def _select_changed(self, _event: Select.Changed) -> None:
+    def _select_changed(self, event: Select.Changed) -> None:
         self._fields_for_kind()
         self._inputs_changed()
+        if event.select.id == "target" and self.links_key() != self.links_of:
+            self.action_load_links()
 
     @on(Input.Changed)
-    def _input_changed(self, _event: Input.Changed) -> None:
+    def _input_changed(self, event: Input.Changed) -> None:
         self._inputs_changed()
+        if event.input.id == "netns":
+            self._links_soon()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -242,6 +350,8 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
                 self._show_steps([], "No plan.")
             self._status(message.error, error=True)
             self._inputs_changed()
+            if message.applied:
+                self.action_load_links()   # rolled back: show what is
             return
         r = message.result or {}
         self.planned = message.key
@@ -251,6 +361,7 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
             self._status(f"Applied {r.get('applied', len(r.get('steps', [])))} step(s) on "
                          f"{r.get('target')}.", ok=True)
             self.notify(f"Applied: {r.get('plan')}.", timeout=4, markup=False)
+            self.action_load_links()
         else:
             self.plan = r
             title = f"Plan (dry run, nothing changed) on {r.get('target')}: {r.get('plan')}"

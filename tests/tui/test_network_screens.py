@@ -159,6 +159,10 @@ async def open_interfaces(pilot, **kw) -> HostInterfacesScreen:
 async def test_test_driver_host_has_no_interfaces(make_app):
     async with make_app().run_test(size=(80, 24)) as pilot:
         screen = await open_interfaces(pilot)
+        title = screen.query_one("#links-title")
+        await wait_for(pilot, lambda: "test-driver host" in str(title.content),
+                       what="no interfaces to list, and why")
+        assert not screen.links
         screen.query_one("#bridge").value = "br0"
         screen.query_one("#port").value = "eth0"
         await pilot.press("ctrl+r")
@@ -174,6 +178,15 @@ async def test_bridge_plan_then_apply_in_netns(make_app, netns):
         screen.query_one("#target").value = "netns"
         await pilot.pause()
         screen.query_one("#netns").value = netns
+        # the interfaces table follows the target: nic0 with its address, no bridge
+        await wait_for(pilot, lambda: "nic0" in screen.links, what="the namespace's links")
+        assert screen.links["nic0"]["ipv4"] == ["10.213.9.2/30"]
+        assert "br0" not in screen.links
+        table = screen.query_one("#links")
+        nic_row = table.get_row("nic0")
+        assert nic_row[1] == "veth" and nic_row[3] == "up" and "10.213.9.2/30" in nic_row[4]
+        assert f"Interfaces on netns {netns}: 3" in str(screen.query_one("#links-title")
+                                                        .content)
         screen.query_one("#bridge").value = "br0"
         screen.query_one("#port").value = "nic0"
         await pilot.pause()
@@ -202,3 +215,9 @@ async def test_bridge_plan_then_apply_in_netns(make_app, netns):
         addrs = sh("ip", "-n", netns, "-o", "addr", "show", "dev", "br0").stdout
         assert "10.213.9.2/30" in addrs
         assert "master br0" in sh("ip", "-n", netns, "-o", "link", "show", "nic0").stdout
+        # the table was read again after the apply: br0 holds the address, nic0 its port
+        await wait_for(pilot, lambda: "br0" in screen.links, what="links after the apply")
+        assert screen.links["br0"]["ipv4"] == ["10.213.9.2/30"]
+        assert screen.links["nic0"]["master"] == "br0" and not screen.links["nic0"]["ipv4"]
+        assert table.get_row("nic0")[2] == "br0"
+        assert "10.213.9.2/30" in table.get_row("br0")[4]
