@@ -83,6 +83,7 @@ class ProgressScreen(ModalScreen[Any]):
         self.finished = False
         self.outcome: Finished | None = None
         self._phase: str | None = None
+        self.phases: list[str] = []     # the phases announced so far, in order
         self._dismissed = False
         self._started = time.monotonic()
 
@@ -133,6 +134,7 @@ class ProgressScreen(ModalScreen[Any]):
 
     def on_progress_screen_phase(self, message: Phase) -> None:
         self._phase = message.name
+        self.phases.append(message.name)
         self._started = time.monotonic()
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#progress-status", Static).update(f"{message.name}…")

@@ -6,7 +6,9 @@ and, below, the volumes of the pool under the cursor. The keys act on the table 
 the focus (tab switches): ``n`` new pool or volume, ``d`` delete (a volume asks once, a pool
 twice), ``s``/``x`` start/stop a pool, ``a`` its autostart, ``r`` resize, ``C`` clone,
 ``w`` wipe a volume, ``u`` upload a local file into a new volume and ``g`` download one
-(with a progress bar; escape cancels), ``e`` choose the host, ``R`` reload.
+(with a progress bar; escape cancels), ``i`` import an image with format conversion (two
+phases in the progress dialog: convert, then upload), ``t``/``T`` attach the volume to a
+server as a data disk / detach it, ``e`` choose the host, ``R`` reload.
 
 Every backend call runs in a thread worker; failures become notifications (or, in a form,
 the form's own error line), and bad input changes nothing.
@@ -94,6 +96,9 @@ class StorageScreen(ReportsWorkerFailures, Screen):
         Binding("w", "wipe", "Wipe"),
         Binding("u", "upload", "Upload"),
         Binding("g", "download", "Download"),
+        Binding("i", "import_image", "Import"),
+        Binding("t", "attach", "Attach"),
+        Binding("T", "detach", "Detach"),
         Binding("e", "choose_host", "Host"),
         Binding("R", "reload", "Reload"),
     ]
@@ -527,6 +532,93 @@ class StorageScreen(ReportsWorkerFailures, Screen):
             lambda r: self._form_done(f"Uploaded {name} "
                                       f"({human_bytes(r.get('uploaded_bytes'))}).", r)
             if r else self.load_pools())
+
+    def action_import_image(self) -> None:
+        pool = self._need_pool()
+        if pool is None:
+            return
+
+        def ask(v: dict[str, Any]) -> dict[str, Any]:
+            from pathlib import Path
+            path = Path(v["file"]).expanduser()
+            if not path.is_file():
+                raise InvalidInput(f"no such file to import: {str(path)!r}")
+            name = v["name"] or f"{path.stem}.{v['format']}"
+            from backend.validation import validate_name
+            validate_name(name, "volume name")
+            return {"file": str(path), "name": name, "format": v["format"],
+                    "source": v["source"] or None}
+        fields = [Field("file", "Local image", "/path/to/disk.img", required=True),
+                  Field("format", "Convert to", choices=(("qcow2", "qcow2 (thin)"),
+                                                         ("raw", "raw"), ("vmdk", "vmdk"))),
+                  Field("name", "Volume name", "(default: the file's name, new extension)"),
+                  Field("source", "Source format", "(default: detected)",
+                        help="raw, qcow2, vmdk, vdi, vhdx, … as qemu-img names them")]
+        self.app.push_screen(
+            ActionFormScreen(f"Import into {pool['name']} on {pool['host']}", fields, ask,
+                             submit_label="Import",
+                             note="qemu-img converts the image here, then it is uploaded as "
+                                  "a new volume. Escape during either phase cancels; nothing "
+                                  "half-made is left."),
+            lambda v: self.start_import(pool, v) if v else None)
+
+    def start_import(self, pool: dict[str, Any], v: dict[str, Any]) -> None:
+        def job(progress, cancel, phase):
+            return self.cloud.volumes.import_image(
+                self.ctx, v["name"], pool["name"], v["file"], v["format"],
+                host=pool["host"], progress=progress, cancel=cancel, on_phase=phase,
+                src_format=v["source"])
+        self.app.push_screen(
+            ProgressScreen(f"Import {v['name']} ({v['format']}) to {pool['name']} on "
+                           f"{pool['host']}", job),
+            lambda r: self._form_done(f"Imported {v['name']} "
+                                      f"({human_bytes(r.get('uploaded_bytes'))}).", r)
+            if r else self.load_pools())
+
+    def _disk_form(self, verb: str) -> None:
+        """Attach (``t``) or detach (``T``) the volume under the cursor: ask for the server;
+        the backend's refusal (no such server, a host that cannot, ...) stays in the form."""
+        sel = self._need_volume()
+        if sel is None:
+            return
+        pool, vol = sel
+        fields = [Field("server", "Server", "name of a server on " + pool["host"],
+                        required=True)]
+        if verb == "attach":
+            fields.append(Field("bus", "Bus", choices=(("virtio", "virtio"),
+                                                       ("scsi", "scsi"), ("sata", "sata"))))
+
+        def act(v: dict[str, Any]) -> Any:
+            if verb == "attach":
+                return self.cloud.volumes.attach(self.ctx, vol["name"], pool["name"],
+                                                 v["server"], host=pool["host"],
+                                                 bus=v["bus"])
+            return self.cloud.volumes.detach(self.ctx, vol["name"], pool["name"],
+                                             v["server"], host=pool["host"])
+
+        def done(r: dict[str, Any] | None) -> None:
+            if r is None:
+                return
+            if verb == "attach":
+                text = (f"Attached {vol['name']} to {r['server']} as {r.get('target')}"
+                        + (f" ({r['note']})." if r.get("note") else "."))
+            else:
+                text = f"Detached {vol['name']} from {r['server']}."
+            self._form_done(text, r)
+        self.app.push_screen(
+            ActionFormScreen(f"{verb.capitalize()} {vol['name']} "
+                             f"{'to' if verb == 'attach' else 'from'} a server", fields, act,
+                             submit_label=verb.capitalize(),
+                             note="As a data disk: live when the server runs and the host "
+                                  "can, and in its persistent definition."
+                             if verb == "attach" else ""),
+            done)
+
+    def action_attach(self) -> None:
+        self._disk_form("attach")
+
+    def action_detach(self) -> None:
+        self._disk_form("detach")
 
     def action_download(self) -> None:
         sel = self._need_volume()

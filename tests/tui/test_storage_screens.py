@@ -3,6 +3,7 @@ volumes tables, the create dialogs with the backend's refusals, delete confirmat
 uploads with a progress bar (the test driver cannot stream: the dialog says so)."""
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
@@ -256,3 +257,82 @@ async def test_dialog_input_margin_is_the_prompts_own(make_app):
         await wait_for(pilot, lambda: prompt.is_mounted and prompt.query(Input),
                        what="prompt")
         assert prompt.query_one(Input).styles.margin.top == 1
+
+
+async def select_volume(pilot, screen: StorageScreen, name: str) -> None:
+    await wait_for(pilot, lambda: name in screen.volumes, what=f"volume {name}")
+    vt = screen.volume_table
+    vt.focus()
+    vt.move_cursor(row=vt.get_row_index(name))
+    await pilot.pause()
+
+
+async def test_attach_and_detach_show_the_backends_refusal(make_app, cloud, ctx):
+    """The test driver cannot attach disks: the attach form says so and stays open; nothing
+    is attached. Detach of a disk that is not attached says that."""
+    cloud.ensure_hosts()
+    cloud.volumes.create(ctx, "data.raw", "default", "1G", host="node1")
+    async with make_app().run_test(size=(80, 24)) as pilot:
+        screen = await open_storage(pilot)
+        await select_pool(pilot, screen, "node1")
+        await select_volume(pilot, screen, "data.raw")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ActionFormScreen),
+                       what="attach dialog")
+        form = pilot.app.screen
+        await fill(pilot, form, server="nosuch")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "no server 'nosuch'" in form_error(form),
+                       what="unknown server refused")
+        await fill(pilot, form, server="api-01")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "cannot attach disks" in form_error(form),
+                       what="the host's NotSupported")
+        assert "nothing changed" in form_error(form) and pilot.app.screen is form
+        assert "cannot attach disks" in screen_text(pilot.app)
+        assert cloud.volumes.get(ctx, "data.raw", "default", host="node1")["attached_to"] \
+            == []
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="closed")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ActionFormScreen),
+                       what="detach dialog")
+        form = pilot.app.screen
+        await fill(pilot, form, server="api-01")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "not attached to api-01" in form_error(form),
+                       what="detach refused")
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="import converts with qemu-img")
+async def test_import_converts_then_says_the_host_cannot_stream(make_app, cloud, ctx,
+                                                                tmp_path):
+    """Two phases in one progress dialog: qemu-img convert (here), then the upload, which
+    the test driver refuses; the half-made volume is removed and the dialog says so."""
+    src = tmp_path / "disk.img"
+    src.write_bytes(b"\1" * 256 * 1024)
+    async with make_app().run_test(size=(80, 24)) as pilot:
+        screen = await open_storage(pilot)
+        await select_pool(pilot, screen, "node1")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ActionFormScreen),
+                       what="import dialog")
+        form = pilot.app.screen
+        await fill(pilot, form, file=str(tmp_path / "missing.img"))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "no such file" in form_error(form),
+                       what="missing file refused")
+        await fill(pilot, form, file=str(src), format="qcow2")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgressScreen),
+                       what="progress dialog")
+        progress = pilot.app.screen
+        assert "Import disk.qcow2 (qcow2)" in screen_text(pilot.app)
+        await wait_for(pilot, lambda: progress.finished, what="import finished")
+        assert progress.phases == ["convert", "upload"]
+        status = str(progress.query_one("#progress-status").content)
+        assert "not supported by this host" in status and "disk.qcow2 was removed" in status
+        assert "failed" in str(progress.query_one("#dialog-title").content)
+        assert "disk.qcow2" not in {r["name"] for r in cloud.volumes.list(ctx, host="node1")}
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="closed")
