@@ -162,10 +162,16 @@ class HostNetworksAPI(APIFamily):
                    netns: str | None = None, transport: str = "auto") -> list[dict[str, Any]]:
         """What a host (or a namespace of this machine) has now: every interface with its
         kind, master, state, MAC, MTU and addresses (read-only, like ``ip addr``)."""
+        from backend.network import hostnet as H
         self.cloud.authorize(ctx, "host:show", _target(host))
         ex = self.executor(host, netns, transport)
         try:
             return ex.links()
+        except H.CommandFailed as exc:
+            if "Cannot open network namespace" in str(exc):
+                raise errors.NotFound(f"no network namespace {netns!r} on this machine "
+                                      "(ip netns list)") from None
+            raise errors.OperationFailed(f"{ex.target}: {exc}") from None
         finally:
             ex.close()
 

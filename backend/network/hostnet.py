@@ -225,7 +225,11 @@ class LocalNet(Executor):
         self.netns = netns
         self.target = f"netns {netns}" if netns else "localhost"
         try:
-            self.ipr = NetNS(netns) if netns else IPRoute()
+            # flags=0: open an existing namespace only (pyroute2's default creates one)
+            self.ipr = NetNS(netns, flags=0) if netns else IPRoute()
+        except FileNotFoundError:
+            raise errors.NotFound(f"no network namespace {netns!r} on this machine "
+                                  "(ip netns list)") from None
         except Exception as exc:  # noqa: BLE001
             raise errors.HostUnavailable(f"cannot open {self.target}: {exc}") from None
 

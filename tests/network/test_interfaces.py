@@ -80,6 +80,18 @@ def test_api_lists_interfaces_and_refuses_a_test_driver_host(netns, demo, admin)
         demo.host_networks.interfaces(admin)
 
 
+@pytest.mark.parametrize("transport", ["auto", "ip"])
+def test_a_missing_namespace_is_not_found_and_not_created(demo, admin, transport):
+    """pyroute2's NetNS creates a namespace it cannot find: listing must never do that."""
+    import subprocess
+    import uuid
+    name = f"vst-no-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(errors.NotFound, match="no network namespace"):
+        demo.host_networks.interfaces(admin, netns=name, transport=transport)
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert name not in listed
+
+
 def test_cli_interface_list(netns, cli_env, capsys):
     from tui.cli import main
     code = main(["--demo", "-f", "json", "interface", "list", "--netns", netns])
