@@ -33,9 +33,9 @@ from themes import HERE as THEMES_DIR
 from tui.workers import ReportsWorkerFailures, describe_error
 
 NETNS = "netns"
-KINDS = (("bridge", "bridge: create, move a NIC into it"),
-         ("vlan", "VLAN: NIC.ID sub-interface + bridge"),
-         ("unbridge", "bridge: remove, addresses back to a port"))
+KINDS = (("bridge", "bridge + move NIC in"),      # short: the field is a third of 80 cols
+         ("vlan", "VLAN NIC.ID + bridge"),
+         ("unbridge", "remove bridge"))
 
 
 class PlanShown(Message):
@@ -73,7 +73,10 @@ def link_state(row: dict[str, Any]) -> str:
 
 
 def link_cells(row: dict[str, Any]) -> list[str]:
-    addrs = ", ".join([*row.get("ipv4", []), *row.get("ipv6", [])])
+    """The table's cells; IPv6 link-local (fe80::) addresses left out -- every up link has
+    one, and they push MAC and MTU off a narrow screen (the CLI lists them all)."""
+    v6 = [a for a in row.get("ipv6", []) if not a.lower().startswith("fe80:")]
+    addrs = ", ".join([*row.get("ipv4", []), *v6])
     return [row["name"], row.get("kind") or "", row.get("master") or "", link_state(row),
             addrs, row.get("mac") or "", str(row.get("mtu") or "")]
 
@@ -168,6 +171,7 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
         if target == NETNS and not netns:
             self.links_of, self.links = key, {}
             self.query_one("#links", DataTable).clear()
+            title.set_class(False, "-error")
             title.update("Interfaces: type a namespace name")
             return
         where = f"netns {netns}" if target == NETNS else target.replace(":", " ", 1)
@@ -203,12 +207,12 @@ class HostInterfacesScreen(ReportsWorkerFailures, Screen):
         table = self.query_one("#links", DataTable)
         title = self.query_one("#links-title", Static)
         table.clear()
+        table.display = message.error is None
+        title.set_class(message.error is not None, "-error")
         if message.error is not None:
             self.links = {}
-            title.update(f"Interfaces on {where}: {message.error}")
-            title.set_class(True, "-error")
+            title.update(f"Interfaces: {message.error}")
             return
-        title.set_class(False, "-error")
         self.links = {r["name"]: r for r in message.rows or []}
         for name, r in self.links.items():
             table.add_row(*link_cells(r), key=name)
