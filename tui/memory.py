@@ -13,11 +13,20 @@ import ctypes.util
 _M_ARENA_MAX = -8
 
 
+_LIBC = []
+
+
 def _libc():
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
+    """glibc, loaded once (by its soname: find_library would run ldconfig each time)."""
+    if not _LIBC:
+        try:
+            _LIBC.append(ctypes.CDLL("libc.so.6"))
+        except OSError:
+            try:
+                _LIBC.append(ctypes.CDLL(ctypes.util.find_library("c")))
+            except OSError:
+                _LIBC.append(None)
+    return _LIBC[0]
 
 
 def limit_arenas(count: int = 2) -> bool:

@@ -43,7 +43,7 @@ def format_memory(mb: int | None) -> str:
 
 
 def format_cpu(pct: float | None) -> str:
-    return "–" if pct is None else f"{pct:5.1f}%"
+    return "–" if pct is None else f"{pct:3.0f}%"
 
 
 def _sort_key(column: str):
