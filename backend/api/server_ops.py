@@ -44,8 +44,7 @@ def _forget_if_gone(h, uuid: str) -> None:
             return
     except errors.VirtstackError:
         return
-    h._domains.pop(uuid, None)
-    h._doms.pop(uuid, None)
+    h._forget(uuid)
 
 
 def _is_test(h) -> bool:

@@ -150,8 +150,7 @@ def migrate_server(src: "LibvirtHost", ref: str, dest_uri: str, *, dest_name: st
         done.set()
         watcher.join(timeout=poll * 4 + 1)
     # The source undefined it: drop it from the cache now rather than on the event.
-    src._domains.pop(uuid, None)
-    src._doms.pop(uuid, None)
+    src._forget(uuid)
     elapsed = round(time.monotonic() - started, 1)
     emit({"phase": "done", "percent": 100.0, "elapsed_s": elapsed})
     result = {"name": name, "uuid": uuid, "source": src.name, "destination": dest_name,

@@ -118,6 +118,7 @@ class LibvirtHost(HostDriver):
         # (cpu.time) or only state (the test driver)?
         self._bulk_has_figures: bool | None = None
         self._stats_period_set: set[str] = set()
+        self._removals: dict[str, int] = {}  # uuid -> how many times its row was dropped
 
     # -- connection -------------------------------------------------------------------
     @property
@@ -267,8 +268,7 @@ class LibvirtHost(HostDriver):
         except libvirt.libvirtError:
             return
         if event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
-            self._domains.pop(uuid, None)
-            self._doms.pop(uuid, None)
+            self._forget(uuid)
             self._emit({"type": "domain", "event": "undefined", "uuid": uuid, "name": name})
             return
         row = self._domains.get(uuid)
@@ -280,7 +280,7 @@ class LibvirtHost(HostDriver):
         if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
             # a transient domain that stops is gone without an UNDEFINED event: check
             # (off the event thread) whether it still exists
-            threading.Thread(target=self._refresh_one, args=(uuid,), daemon=True).start()
+            threading.Thread(target=self._drop_if_gone, args=(uuid,), daemon=True).start()
         if event in _EVENT_STATE:
             state = _EVENT_STATE[event]
             if event == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN and detail == 0:
@@ -291,19 +291,35 @@ class LibvirtHost(HostDriver):
         self._emit({"type": "domain", "event": "state", "uuid": uuid, "name": name,
                     "state": row["state"]})
 
+    def _drop_if_gone(self, uuid: str) -> None:
+        """After a STOPPED event: a transient domain ends without an UNDEFINED event, so
+        look it up once and drop its row if it no longer exists (never adds a row)."""
+        try:
+            self.conn().lookupByUUIDString(uuid)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                row = self._forget(uuid)
+                if row is not None:
+                    self._emit({"type": "domain", "event": "undefined", "uuid": uuid,
+                                "name": row["name"]})
+        except errors.VirtstackError:
+            pass
+
+    def _forget(self, uuid: str) -> dict[str, Any] | None:
+        """Drop a domain's row; a refresh already under way will not bring it back."""
+        self._removals[uuid] = self._removals.get(uuid, 0) + 1
+        self._doms.pop(uuid, None)
+        return self._domains.pop(uuid, None)
+
     def _refresh_one(self, uuid: str) -> None:
+        removals = self._removals.get(uuid, 0)
         try:
             dom = self.conn().lookupByUUIDString(uuid)
             row = self._row(dom)
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN and uuid in self._domains:
-                row = self._domains.pop(uuid)
-                self._doms.pop(uuid, None)
-                self._emit({"type": "domain", "event": "undefined", "uuid": uuid,
-                            "name": row["name"]})
+        except (libvirt.libvirtError, errors.VirtstackError):
             return
-        except errors.VirtstackError:
-            return
+        if self._removals.get(uuid, 0) != removals:
+            return  # undefined or deleted while it was read
         self._domains[uuid] = row
         self._emit({"type": "domain", "event": "defined", "uuid": uuid, "name": row["name"],
                     "state": row["state"]})
@@ -554,8 +570,7 @@ class LibvirtHost(HostDriver):
                                                 libvirt.VIR_ERR_INVALID_ARG):
                     raise
                 dom.undefine()
-        self._domains.pop(uuid, None)
-        self._doms.pop(uuid, None)
+        self._forget(uuid)
         self._persist()
         return {"name": name, "uuid": uuid, "host": self.name, "deleted": True,
                 "deleted_volumes": removed_volumes}
