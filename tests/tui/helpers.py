@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 
 
-async def wait_for(pilot, predicate, timeout: float = 5.0, what: str = "condition"):
-    """Let the app run until ``predicate()`` holds (events and workers are asynchronous)."""
+async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition"):
+    """Let the app run until ``predicate()`` holds (events and workers are asynchronous).
+    A generous limit: a loaded 2-core CI machine is slow, and a pass never waits for it."""
     deadline = time.monotonic() + timeout
     while True:
         if predicate():
