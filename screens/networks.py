@@ -23,7 +23,7 @@ from backend.errors import VirtstackError
 from screens.action_form import ActionFormScreen, Field
 from screens.confirm import ConfirmScreen
 from themes import HERE as THEMES_DIR
-from tui.messages import HostEvent
+from tui.widgets.follow_hosts import FollowsHosts
 from tui.workers import ReportsWorkerFailures
 
 ALL = "*"
@@ -144,7 +144,7 @@ def leases_dialog(info: dict[str, Any]) -> TableDialog:
                        keys, [[cell(r.get(k)) for k in keys] for r in leases])
 
 
-class NetworksScreen(ReportsWorkerFailures, Screen):
+class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
     CSS_PATH = THEMES_DIR / "storage.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -188,19 +188,11 @@ class NetworksScreen(ReportsWorkerFailures, Screen):
         for key, label in COLUMNS:
             self.table.add_column(label, key=key)
         self.table.focus()
-        self.cloud.registry.add_listener(self._on_registry_event)
+        self.follow_hosts()
         self.load()
 
-    def on_unmount(self) -> None:
-        self.cloud.registry.remove_listener(self._on_registry_event)
-
-    def _on_registry_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "host":
-            self.post_message(HostEvent(event["host"], event["state"], event.get("error")))
-
-    def on_host_event(self, message: HostEvent) -> None:
-        if message.state in ("connected", "disconnected"):
-            self.load()
+    def hosts_changed(self) -> None:
+        self.load()
 
     # -- loading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="networks", exit_on_error=False)

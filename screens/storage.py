@@ -31,7 +31,7 @@ from screens.action_form import ActionFormScreen, Field
 from screens.confirm import ConfirmScreen
 from screens.progress import ProgressScreen, human_bytes
 from themes import HERE as THEMES_DIR
-from tui.messages import HostEvent
+from tui.widgets.follow_hosts import FollowsHosts
 from tui.workers import ReportsWorkerFailures
 
 ALL = "*"  # the host selector's "every host"
@@ -82,7 +82,7 @@ class StorageChanged(Message):
         self.text = text
 
 
-class StorageScreen(ReportsWorkerFailures, Screen):
+class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
     CSS_PATH = THEMES_DIR / "storage.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -143,20 +143,11 @@ class StorageScreen(ReportsWorkerFailures, Screen):
         for key, label in VOLUME_COLUMNS:
             self.volume_table.add_column(label, key=key)
         self.pool_table.focus()
-        self.cloud.registry.add_listener(self._on_registry_event)
+        self.follow_hosts()
         self.load_pools()
 
-    def on_unmount(self) -> None:
-        self.cloud.registry.remove_listener(self._on_registry_event)
-
-    def _on_registry_event(self, event: dict[str, Any]) -> None:
-        """libvirt's event thread: only post."""
-        if event.get("type") == "host":
-            self.post_message(HostEvent(event["host"], event["state"], event.get("error")))
-
-    def on_host_event(self, message: HostEvent) -> None:
-        if message.state in ("connected", "disconnected"):
-            self.load_pools()
+    def hosts_changed(self) -> None:
+        self.load_pools()
 
     # -- loading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="pools", exit_on_error=False)
@@ -399,6 +390,13 @@ class StorageScreen(ReportsWorkerFailures, Screen):
             self.delete_pool()
 
     def delete_volume(self) -> None:
+        self._confirm_volume_change(
+            "delete", "Delete", "Deleted",
+            lambda pool, vol: f"{vol.get('path') or vol['name']}\non {pool['host']}, "
+            f"{human_bytes(vol.get('capacity'))}.\n\nIts data is gone for good.")
+
+    def _confirm_volume_change(self, verb: str, label: str, done: str, detail) -> None:
+        """Ask, then run ``cloud.volumes.<verb>`` on the selected volume in a worker."""
         sel = self._need_volume()
         if sel is None:
             return
@@ -406,15 +404,12 @@ class StorageScreen(ReportsWorkerFailures, Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._change(f"delete volume {vol['name']}",
-                             partial(self.cloud.volumes.delete, self.ctx, vol["name"],
-                                     pool["name"], host=pool["host"]),
-                             f"Deleted volume {vol['name']}.")
-        self.app.push_screen(ConfirmScreen(
-            f"Delete volume {vol['name']}?",
-            f"{vol.get('path') or vol['name']}\non {pool['host']}, "
-            f"{human_bytes(vol.get('capacity'))}.\n\nIts data is gone for good.",
-            confirm_label="Delete"), answered)
+                self._change(f"{verb} volume {vol['name']}",
+                             partial(getattr(self.cloud.volumes, verb), self.ctx,
+                                     vol["name"], pool["name"], host=pool["host"]),
+                             f"{done} volume {vol['name']}.")
+        self.app.push_screen(ConfirmScreen(f"{label} volume {vol['name']}?",
+                                           detail(pool, vol), confirm_label=label), answered)
 
     def delete_pool(self) -> None:
         """Asks twice: the pool, then (naming what goes with it) once more."""
@@ -481,21 +476,9 @@ class StorageScreen(ReportsWorkerFailures, Screen):
             if r else None)
 
     def action_wipe(self) -> None:
-        sel = self._need_volume()
-        if sel is None:
-            return
-        pool, vol = sel
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._change(f"wipe volume {vol['name']}",
-                             partial(self.cloud.volumes.wipe, self.ctx, vol["name"],
-                                     pool["name"], host=pool["host"]),
-                             f"Wiped volume {vol['name']}.")
-        self.app.push_screen(ConfirmScreen(
-            f"Wipe volume {vol['name']}?",
-            "Overwrites all of its data with zeros. The volume stays.",
-            confirm_label="Wipe"), answered)
+        self._confirm_volume_change(
+            "wipe", "Wipe", "Wiped",
+            lambda pool, vol: "Overwrites all of its data with zeros. The volume stays.")
 
     # -- transfers ----------------------------------------------------------------------------------
     def action_upload(self) -> None:
