@@ -9,6 +9,7 @@ import libvirt
 from backend import errors
 from backend.network.xml import canonical, parse_network
 from backend.virt.libvirt.errors import mapped, translate
+from backend.virt.libvirt.objects import discard
 
 
 def lookup(host, name: str) -> libvirt.virNetwork:
@@ -83,24 +84,12 @@ def define_network(host, xml: str, *, start: bool = True,
             net.setAutostart(1)
     except libvirt.libvirtError as exc:
         err = translate(exc, host.name, f"{step} network {name}")
-        forget(net)
+        discard(net)
         host._persist()
         raise type(err)(err.message + "; the network definition was removed, nothing "
                         "changed") from None
     host._persist()
     return network_row(host, net)
-
-
-def forget(net: libvirt.virNetwork) -> None:
-    try:
-        if net.isActive():
-            net.destroy()
-    except libvirt.libvirtError:
-        pass
-    try:
-        net.undefine()
-    except libvirt.libvirtError:
-        pass
 
 
 def start_network(host, name: str) -> dict[str, Any]:

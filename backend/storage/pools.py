@@ -13,6 +13,7 @@ import libvirt
 from backend import errors
 from backend.storage.xml import parse_pool, pool_xml
 from backend.virt.libvirt.errors import mapped, translate
+from backend.virt.libvirt.objects import discard
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def create_pool(host, name: str, pool_type: str = "dir", *, start: bool = True,
             pool.setAutostart(1)
     except libvirt.libvirtError as exc:
         err = translate(exc, host.name, f"{step} pool {name}")
-        _forget(pool)
+        discard(pool)
         host._persist()
         msg = err.message
         if pool_type in _REMOTE_TYPES and step == "start":
@@ -110,18 +111,6 @@ def create_pool(host, name: str, pool_type: str = "dir", *, start: bool = True,
         raise type(err)(msg + "; the pool definition was removed, nothing changed") from None
     host._persist()
     return pool_row(host, pool)
-
-
-def _forget(pool: libvirt.virStoragePool) -> None:
-    try:
-        if pool.isActive():
-            pool.destroy()
-    except libvirt.libvirtError:
-        pass
-    try:
-        pool.undefine()
-    except libvirt.libvirtError:
-        log.warning("could not undefine a half-created pool", exc_info=True)
 
 
 def start_pool(host, name: str) -> dict[str, Any]:
