@@ -19,7 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from backend.errors import OperationFailed, VirtstackError
 from screens.confirm import ConfirmScreen
@@ -413,9 +413,8 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         parts.append(f"sort: {table.sort_column} {arrow}")
         self.query_one("#status", Static).update(" · ".join(parts))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table is self.table and event.row_key.value:
-            self.open_server(event.row_key.value)
+    def on_vm_table_row_selected(self, event: VMTable.RowSelected) -> None:
+        self.open_server(event.uuid)
 
     def open_server(self, uuid: str) -> None:
         r = self.table.servers.get(uuid)

@@ -119,8 +119,7 @@ async def test_sort_keys_and_header_click(make_app):
         assert vcpus == sorted(vcpus, reverse=True)
         assert "vCPU ▼" in screen_text(app)
         # Clicking the Host header sorts by host.
-        table.post_message(table.HeaderSelected(table, table._column_key("host"), 2,
-                                                table.columns[table._column_key("host")].label))
+        await pilot.click(table, offset=(table.column_x("host") + 2, 0))
         await pilot.pause()
         hosts = [table.servers[u]["host"] for u in table.order]
         assert hosts == sorted(hosts) and table.sort_column == "host"
@@ -411,3 +410,36 @@ async def test_slow_host_delays_only_its_own_rows(make_app, cloud):
             await loaded(pilot, count=20)
     finally:
         release.set()
+
+
+async def test_screen_follows_the_model(make_app, cloud):
+    """The table draws its lines from the model: a mark, a state change from libvirt and a
+    cursor move show on screen, and rows off screen are reached by scrolling."""
+    app = make_app()
+    async with app.run_test(size=(100, 14)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.table
+
+        def line_of(name: str) -> str | None:
+            return next((ln for ln in screen_text(app).splitlines()
+                         if f" {name} " in ln), None)
+
+        first = table.servers[table.order[0]]
+        assert table.cursor_row == 0 and line_of(first["name"]) is not None
+        await pilot.press("space")  # mark the first row, the cursor moves down
+        await wait_for(pilot, lambda: "●" in (line_of(first["name"]) or ""), what="mark drawn")
+        # a state change made behind the TUI's back (the event) repaints the row
+        second = table.servers[table.order[1]]
+        host = cloud.registry.get(second["host"])
+        action = "suspend" if second["state"] == "running" else "start"
+        host.domain_action(second["name"], action)
+        want = "paused" if action == "suspend" else "running"
+        await wait_for(pilot, lambda: want in (line_of(second["name"]) or ""),
+                       what="state repainted")
+        # the last row is off screen until the cursor gets there
+        last = table.servers[table.order[-1]]
+        assert line_of(last["name"]) is None
+        await pilot.press("end")
+        await wait_for(pilot, lambda: line_of(last["name"]) is not None, what="scrolled")
+        assert table.cursor_uuid == last["uuid"]
+        assert last["uuid"] in table.visible_uuids() and first["uuid"] not in table.visible_uuids()

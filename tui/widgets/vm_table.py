@@ -1,37 +1,47 @@
 """One table of the servers of every host: filter, sort, marks, live cells.
 
-The table keeps its own model (uuid -> row dict) and shows a *view* of it: the rows that
-match the filter, in the chosen order. Frequent changes (a state event, a stats tick) update
-cells in place (``update_cell`` on row key = uuid); only changes of the view's membership or
-order (a host's rows arriving, a filter, a sort) rebuild it, and those are coalesced.
+A Line API widget (ScrollView): the table keeps its own model (uuid -> row dict) and a
+*view* of it (``order``: the uuids that match the filter, in the chosen order), and draws
+only the lines on screen, each straight from the model when Textual asks for it. Nothing
+is built per row that is not on screen: 2,000 servers cost 2,000 small dicts, not 14,000
+styled cells, and a host's rows arriving is a sort, not thousands of widget rows.
+
+A change to one server (a state event, a stats tick) repaints that line if it is on
+screen and nothing otherwise; only a change of the view's membership or order (a host's
+rows arriving, a filter, a sort) rebuilds ``order``, and those are coalesced.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from rich.cells import cell_len
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
-from textual._two_way_dict import TwoWayDict
-from textual.widgets.data_table import CellDoesNotExist, RowKey
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-# key, label, fixed width (None = fit the content)
-COLUMNS: list[tuple[str, str, int | None]] = [
-    ("mark", "", 1),
-    ("name", "Name", None),
-    ("host", "Host", None),
-    ("state", "State", 11),
-    ("vcpus", "vCPU", 6),
-    ("mem", "Memory", 9),
-    ("cpu", "CPU %", 7),
+# key, label, fixed width (None = fit the content), right-aligned
+COLUMNS: list[tuple[str, str, int | None, bool]] = [
+    ("mark", "", 1, False),
+    ("name", "Name", None, False),
+    ("host", "Host", None, False),
+    ("state", "State", 11, False),
+    ("vcpus", "vCPU", 6, True),
+    ("mem", "Memory", 9, True),
+    ("cpu", "CPU %", 7, True),
 ]
+PADDING = 1  # cells either side of a column
 SORTABLE = ["name", "host", "state", "vcpus", "mem", "cpu"]
 _STATE_ORDER = {"running": 0, "blocked": 0, "paused": 1, "pmsuspended": 2, "shutdown": 3,
                 "crashed": 4, "shutoff": 5, "unknown": 6}
 ARROWS = {False: " ▲", True: " ▼"}
+# model field -> column it shows in
+_FIELD_COLUMN = {"name": "name", "host": "host", "state": "state", "vcpus": "vcpus",
+                 "memory_mb": "mem", "cpu_percent": "cpu"}
 
 
 def format_memory(mb: int | None) -> str:
@@ -47,10 +57,8 @@ def format_cpu(pct: float | None) -> str:
 
 
 def _sort_key(column: str):
-    def name_key(r):
-        return (r["name"].lower(), r["host"])
     if column == "name":
-        return name_key
+        return lambda r: (r["name"].lower(), r["host"])
     if column == "host":
         return lambda r: (r["host"], r["name"].lower())
     if column == "state":
@@ -65,15 +73,42 @@ def _sort_key(column: str):
     raise ValueError(f"cannot sort by {column!r}")
 
 
-class VMTable(DataTable):
-    """The servers of every host in one table. Row keys are server UUIDs."""
+class VMTable(ScrollView, can_focus=True):
+    """The servers of every host in one table, addressed by server UUID."""
+
+    COMPONENT_CLASSES = {"vm-table--header", "vm-table--cursor"}
 
     DEFAULT_CSS = """
-    VMTable { height: 1fr; }
+    VMTable {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        scrollbar-size-vertical: 1;
+        & > .vm-table--header {
+            background: $panel;
+            color: $text;
+            text-style: bold;
+        }
+        & > .vm-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .vm-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
     """
 
     BINDINGS = [
+        Binding("enter", "select", "Open", show=False),
         Binding("space", "toggle_mark", "Mark", key_display="space"),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home,g", "first_row", "First", show=False),
         Binding("end,G", "last_row", "Last", show=False),
     ]
@@ -88,94 +123,158 @@ class VMTable(DataTable):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, VMTable.ViewChanged)
 
+    class RowSelected(Message, namespace="vm_table"):
+        """Enter (or a click on the cursor's row): open this server."""
+
+        def __init__(self, table: "VMTable", uuid: str) -> None:
+            super().__init__()
+            self.table = table
+            self.uuid = uuid
+
+        @property
+        def control(self) -> "VMTable":
+            return self.table
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.servers: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
+        self._index: dict[str, int] = {}  # uuid -> position in order
         self.marked: set[str] = set()
         self.filter_text = ""
         self.sort_column = "name"
         self.sort_reverse = False
+        self.cursor_row = 0
+        self._cursor_placed = False  # until someone moves it, the cursor stays on top
+        self._widths: dict[str, int] = {}
         self._rebuild_pending = False
-        self._styles: dict[str, str] = {}
+        self._styles: dict[str, Style] = {}
+        self._measure(refresh=False)
 
-    # -- set-up ---------------------------------------------------------------------------
+    # -- set-up and looks -------------------------------------------------------------------
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(self._label(key, label), key=key, width=width)
         self._compute_styles()
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
-
-    def _label(self, key: str, label: str) -> Text:
-        if key == "mark":
-            return Text("")
-        arrow = ARROWS[self.sort_reverse] if key == self.sort_column else "  "
-        justify = "right" if key in ("vcpus", "mem", "cpu") else "left"
-        return Text(label + arrow, justify=justify)
 
     def _compute_styles(self) -> None:
         theme = self.app.current_theme
         ok = theme.success or "green"
         warn = theme.warning or "yellow"
         err = theme.error or "red"
-        self._styles = {"running": f"bold {ok}", "blocked": ok, "paused": warn,
-                        "pmsuspended": warn, "shutdown": warn, "crashed": f"bold {err}",
-                        "shutoff": "dim", "unknown": f"dim italic {err}",
-                        "mark": f"bold {theme.accent or 'yellow'}"}
+        spec = {"running": f"bold {ok}", "blocked": ok, "paused": warn,
+                "pmsuspended": warn, "shutdown": warn, "crashed": f"bold {err}",
+                "shutoff": "dim", "unknown": f"dim italic {err}",
+                "mark": f"bold {theme.accent or 'yellow'}"}
+        self._styles = {k: Style.parse(v) for k, v in spec.items()}
 
     def _on_theme_changed(self, _theme) -> None:
         self._compute_styles()
-        self.request_rebuild()
+        self.refresh()
 
-    # -- cells ----------------------------------------------------------------------------
-    def _update_dimensions(self, new_rows: Iterable) -> None:
-        """Column widths from the new rows' cells. Every cell here is one line of plain or
-        styled text, so its width is its cell length; DataTable's generic version measures
-        each cell through Rich (a terminal-size syscall per cell), which made 2,000 rows
-        take 0.6 s to appear."""
-        columns = self.ordered_columns
-        data = self._data
-        for row_key in new_rows:
-            cells = data.get(row_key)
-            if cells is None:
-                continue  # removed before the idle pass
-            for column in columns:
-                value = cells.get(column.key)
-                if value is None:
-                    continue
-                width = cell_len(value.plain if isinstance(value, Text) else str(value))
-                if width > column.content_width:
-                    column.content_width = width
-        width = sum(c.get_render_width(self) for c in self.columns.values())
-        header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(width + self._row_label_column_width,
-                                 self._total_row_height + header)
+    def _label(self, key: str, label: str) -> str:
+        if key == "mark":
+            return ""
+        return label + (ARROWS[self.sort_reverse] if key == self.sort_column else "  ")
 
-    def _cells(self, r: dict[str, Any]) -> dict[str, Text]:
-        return {
-            "mark": Text("●" if r["uuid"] in self.marked else " ", style=self._styles["mark"]),
-            "name": Text(r["name"]),
-            "host": Text(r["host"]),
-            "state": Text(r["state"], style=self._styles.get(r["state"], "")),
-            "vcpus": Text(str(r.get("vcpus") or 0), justify="right"),
-            "mem": Text(format_memory(r.get("memory_mb")), justify="right"),
-            "cpu": Text(format_cpu(r.get("cpu_percent")), justify="right"),
-        }
-
-    def _set_cells(self, uuid: str, columns: Iterable[str]) -> None:
-        r = self.servers.get(uuid)
-        if r is None or uuid not in self._row_set:
-            return
-        cells = self._cells(r)
-        for col in columns:
-            try:
-                self.update_cell(uuid, col, cells[col])
-            except CellDoesNotExist:
-                return
+    def _measure(self, refresh: bool = True) -> None:
+        """Column widths: fixed ones as set, name and host as wide as the widest value."""
+        widths = {}
+        for key, label, fixed, _right in COLUMNS:
+            if fixed is not None:
+                widths[key] = max(fixed, cell_len(self._label(key, label)))
+            else:
+                field = "name" if key == "name" else "host"
+                longest = max((cell_len(r[field]) for r in self.servers.values()), default=0)
+                widths[key] = max(longest, cell_len(self._label(key, label)))
+        if widths != self._widths:
+            self._widths = widths
+            if refresh:
+                self._resize_virtual()
+                self.refresh()
 
     @property
-    def _row_set(self):
-        return self.rows  # dict keyed by RowKey; RowKey hashes like its str value
+    def content_width(self) -> int:
+        return sum(w + 2 * PADDING for w in self._widths.values())
+
+    def _resize_virtual(self) -> None:
+        self.virtual_size = Size(self.content_width, len(self.order) + 1)
+
+    def column_x(self, key: str) -> int:
+        """Where a column starts, in cells from the table's left edge (unscrolled)."""
+        x = 0
+        for k, _label, _fixed, _right in COLUMNS:
+            if k == key:
+                return x
+            x += self._widths[k] + 2 * PADDING
+        raise KeyError(key)
+
+    # -- cells ----------------------------------------------------------------------------
+    def _text(self, r: dict[str, Any], key: str) -> str:
+        if key == "mark":
+            return "●" if r["uuid"] in self.marked else " "
+        if key == "name":
+            return r["name"]
+        if key == "host":
+            return r["host"]
+        if key == "state":
+            return r["state"]
+        if key == "vcpus":
+            return str(r.get("vcpus") or 0)
+        if key == "mem":
+            return format_memory(r.get("memory_mb"))
+        return format_cpu(r.get("cpu_percent"))
+
+    def get_cell(self, uuid: str, column: str) -> str:
+        """What the table shows for one server in one column."""
+        return self._text(self.servers[uuid], column)
+
+    def _cell(self, text: str, width: int, right: bool) -> str:
+        pad = width - cell_len(text)
+        if pad < 0:
+            text, pad = text[:width], 0  # (only a fixed column can be too narrow)
+        body = " " * pad + text if right else text + " " * pad
+        return " " * PADDING + body + " " * PADDING
+
+    # -- drawing: the Line API ------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            style = base + self.get_component_rich_style("vm-table--header", partial=True)
+            segments = [Segment(self._cell(self._label(k, label), self._widths[k], right), style)
+                        for k, label, _fixed, right in COLUMNS]
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self.order):
+                return Strip.blank(width, base)
+            r = self.servers[self.order[index]]
+            if index == self.cursor_row and self.order:
+                row = base + self.get_component_rich_style("vm-table--cursor", partial=True)
+                segments = [Segment(self._cell(self._text(r, k), self._widths[k], right), row)
+                            for k, _label, _fixed, right in COLUMNS]
+            else:
+                segments = []
+                for k, _label, _fixed, right in COLUMNS:
+                    style = self._styles.get("mark" if k == "mark" else r["state"]) \
+                        if k in ("mark", "state") else None
+                    segments.append(Segment(self._cell(self._text(r, k), self._widths[k], right),
+                                            base + style if style else base))
+        strip = Strip(segments, self.content_width)
+        return strip.crop_extend(scroll_x, scroll_x + width, segments[-1].style)
+
+    def _refresh_uuid(self, uuid: str) -> None:
+        """Repaint one server's line, if it is on screen (else nothing to do)."""
+        index = self._index.get(uuid)
+        if index is None:
+            return
+        y = index - int(self.scroll_y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def _refresh_row(self, index: int) -> None:
+        if 0 <= index < len(self.order):
+            self._refresh_uuid(self.order[index])
 
     # -- the model ------------------------------------------------------------------------
     def matches(self, r: dict[str, Any]) -> bool:
@@ -225,14 +324,14 @@ class VMTable(DataTable):
             self._changed(uuid, changed)
 
     def _changed(self, uuid: str, fields: list[str]) -> None:
-        cols = {"name": "name", "host": "host", "state": "state", "vcpus": "vcpus",
-                "memory_mb": "mem", "cpu_percent": "cpu"}
-        columns = [cols[f] for f in fields if f in cols]
         if self.filter_text and uuid in self.servers and (
-                self.matches(self.servers[uuid]) != (uuid in self._row_set)):
+                self.matches(self.servers[uuid]) != (uuid in self._index)):
             self.request_rebuild()
-        elif columns:
-            self._set_cells(uuid, columns)
+            return
+        if "name" in fields or "host" in fields:
+            self._measure()
+        if any(f in _FIELD_COLUMN for f in fields):
+            self._refresh_uuid(uuid)
 
     def remove_server(self, uuid: str) -> None:
         if self.servers.pop(uuid, None) is not None:
@@ -245,7 +344,7 @@ class VMTable(DataTable):
             if r["host"] == host and r["state"] != "unknown":
                 r["state"] = "unknown"
                 r["cpu_percent"] = None
-                self._set_cells(u, ("state", "cpu"))
+                self._refresh_uuid(u)
 
     def apply_stats(self, stats: dict[str, dict[str, Any]]) -> None:
         for uuid, entry in stats.items():
@@ -260,37 +359,21 @@ class VMTable(DataTable):
             self.call_later(self.rebuild)
 
     def rebuild(self) -> None:
+        """Filter and sort the model into ``order``; the cursor stays on its server."""
         self._rebuild_pending = False
         cursor = self.cursor_uuid
-        cursor_index = self.cursor_row
         rows = [r for r in self.servers.values() if self.matches(r)]
         rows.sort(key=_sort_key(self.sort_column), reverse=self.sort_reverse)
         self.order = [r["uuid"] for r in rows]
-        scroll_y = self.scroll_y
-        shown = {key.value for key in self.rows}
-        wanted = set(self.order)
-        if shown <= wanted:
-            # Only additions (a host connecting, a server defined): add the new rows and
-            # reorder; re-adding thousands of unchanged rows is what made start-up slow.
-            for r in rows:
-                if r["uuid"] not in shown:
-                    cells = self._cells(r)
-                    self.add_row(*(cells[k] for k, _, _ in COLUMNS), key=r["uuid"])
-            self._row_locations = TwoWayDict({RowKey(u): i for i, u in enumerate(self.order)})
-            self._update_count += 1
-            self.refresh()
+        self._index = {u: i for i, u in enumerate(self.order)}
+        self._measure()
+        self._resize_virtual()
+        if cursor in self._index and self._cursor_placed:
+            self.cursor_row = self._index[cursor]  # it stays on its server
         else:
-            self.clear()
-            for r in rows:
-                cells = self._cells(r)
-                self.add_row(*(cells[k] for k, _, _ in COLUMNS), key=r["uuid"])
-        if self.order:
-            if cursor in self.servers and cursor in self.rows:
-                index = self.get_row_index(cursor)
-            else:
-                index = min(cursor_index, len(self.order) - 1)
-            self.scroll_y = scroll_y
-            self.move_cursor(row=index, animate=False)
+            self.cursor_row = max(0, min(self.cursor_row, len(self.order) - 1))
+        self._scroll_to_cursor()
+        self.refresh()
         self.post_message(self.ViewChanged(self))
 
     def set_filter(self, text: str) -> None:
@@ -305,28 +388,94 @@ class VMTable(DataTable):
         if reverse is None:
             reverse = (not self.sort_reverse) if column == self.sort_column else False
         self.sort_column, self.sort_reverse = column, reverse
-        for key, label, _ in COLUMNS:
-            self.columns[self._column_key(key)].label = self._label(key, label)
         self.rebuild()
 
-    def _column_key(self, key: str):
-        for ck in self.columns:
-            if ck.value == key:
-                return ck
-        raise KeyError(key)
+    # -- cursor, keys and mouse -----------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self.order)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        self.sort_by(event.column_key.value)
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
 
-    # -- cursor, marks and targets ----------------------------------------------------------
+    def get_row_index(self, uuid: str) -> int:
+        try:
+            return self._index[uuid]
+        except KeyError:
+            raise KeyError(f"no row for server {uuid}") from None
+
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+        if not self.order:
+            self.cursor_row = 0
+            return
+        row = max(0, min(row, len(self.order) - 1))
+        old, self.cursor_row = self.cursor_row, row
+        self._cursor_placed = True
+        if scroll:
+            self._scroll_to_cursor()
+        self._refresh_row(old)
+        self._refresh_row(row)
+
+    def _scroll_to_cursor(self) -> None:
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + self._page:
+            self.scroll_to(y=self.cursor_row - self._page + 1, animate=False)
+
     @property
     def cursor_uuid(self) -> str | None:
-        if not self.order or not self.is_valid_row_index(self.cursor_row):
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        if 0 <= self.cursor_row < len(self.order):
+            return self.order[self.cursor_row]
+        return None
 
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - self._page)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + self._page)
+
+    def action_first_row(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(row=len(self.order) - 1)
+
+    def action_select(self) -> None:
+        uuid = self.cursor_uuid
+        if uuid is not None:
+            self.post_message(self.RowSelected(self, uuid))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        event.stop()
+        if offset.y == 0:  # the header: sort by the column clicked
+            x = offset.x + int(self.scroll_x)
+            for key, _label, _fixed, _right in COLUMNS:
+                start = self.column_x(key)
+                if start <= x < start + self._widths[key] + 2 * PADDING:
+                    self.sort_by(key)
+                    return
+            return
+        index = int(self.scroll_y) + offset.y - 1
+        if index >= len(self.order):
+            return
+        if index == self.cursor_row or event.chain > 1:
+            self.move_cursor(row=index)
+            self.action_select()
+        else:
+            self.move_cursor(row=index)
+
+    # -- marks and targets -------------------------------------------------------------------
     def action_toggle_mark(self) -> None:
         uuid = self.cursor_uuid
         if uuid is None:
@@ -335,23 +484,15 @@ class VMTable(DataTable):
             self.marked.discard(uuid)
         else:
             self.marked.add(uuid)
-        self._set_cells(uuid, ("mark",))
+        self._refresh_uuid(uuid)
         if self.cursor_row < len(self.order) - 1:
             self.move_cursor(row=self.cursor_row + 1)
         self.post_message(self.ViewChanged(self))
 
-    def action_first_row(self) -> None:
-        if self.order:
-            self.move_cursor(row=0)
-
-    def action_last_row(self) -> None:
-        if self.order:
-            self.move_cursor(row=len(self.order) - 1)
-
     def clear_marks(self) -> None:
         marked, self.marked = self.marked, set()
         for u in marked:
-            self._set_cells(u, ("mark",))
+            self._refresh_uuid(u)
         self.post_message(self.ViewChanged(self))
 
     def targets(self) -> list[dict[str, Any]]:
@@ -365,10 +506,10 @@ class VMTable(DataTable):
         """Put the cursor on a server (clearing the filter if it hides it)."""
         if uuid not in self.servers:
             return False
-        if uuid not in self.rows:
+        if uuid not in self._index:
             self.filter_text = ""
             self.rebuild()
-        self.move_cursor(row=self.get_row_index(uuid))
+        self.move_cursor(row=self._index[uuid])
         return True
 
     def visible_uuids(self) -> list[str]:
@@ -376,5 +517,4 @@ class VMTable(DataTable):
         if not self.order:
             return []
         start = max(0, int(self.scroll_y))
-        height = max(1, self.scrollable_content_region.height - (1 if self.show_header else 0))
-        return self.order[start:start + height]
+        return self.order[start:start + self._page]
