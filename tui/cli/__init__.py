@@ -17,10 +17,12 @@ from tui.cli import output
 from tui.cli.env import CliEnv
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _global_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.ArgumentParser:
+    """The parser of the options that come before any sub-command."""
+    parser = parser_class(
         prog="virtstack",
-        description="Keyboard-driven virtualization manager: libvirt hosts plus a small cloud.")
+        description="Keyboard-driven virtualization manager: libvirt hosts plus a small cloud.",
+        **kwargs)
     parser.add_argument("--config", help="config file (default $VIRTSTACK_CONFIG or "
                         "$XDG_CONFIG_HOME/virtstack/config.toml)")
     parser.add_argument("--demo", action="store_true",
@@ -28,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-f", "--format", choices=["table", "json"], default="table",
                         help="output format")
     parser.add_argument("--theme", help="TUI theme (dark, light, high-contrast)")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _global_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import tui.cli.commands as pkg
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
@@ -37,9 +44,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Undecided(Exception):
+    pass
+
+
+class _QuietParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _Undecided(message)
+
+
+def parse_tui_args(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments when ``argv`` has global options only (start the TUI), else None.
+
+    The TUI needs no sub-command parser, and building it imports every command module.
+    Anything else -- a sub-command, --help, an error -- is left to the full parser, so its
+    usage, help and error messages stay the same."""
+    if "--" in argv:
+        return None
+    try:
+        args, rest = _global_parser(_QuietParser, add_help=False).parse_known_args(argv)
+    except _Undecided:
+        return None
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_tui_args(sys.argv[1:] if argv is None else argv)
+    if args is None:
+        parser = build_parser()
+        args = parser.parse_args(argv)
     env = CliEnv(args)
     try:
         if not args.command:
