@@ -7,6 +7,7 @@ Families hang off the Cloud as attributes: ``cloud.hosts``, ``cloud.servers``, .
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
 from backend.api.context import RequestContext
@@ -37,18 +38,39 @@ class Cloud:
         self.identity = IdentityAPI(settings, self.db)
         self.hosts = HostsAPI(self)
         self.servers = ServersAPI(self)
-        from backend.api.server_ops import ServerOpsAPI
-        self.server_ops = ServerOpsAPI(self)  # snapshots, clone, console, edits, migration
-        from backend.api.storage import PoolsAPI, VolumesAPI
-        self.pools = PoolsAPI(self)
-        self.volumes = VolumesAPI(self)
-        from backend.api.networks import HostNetworksAPI, NetworksAPI
-        self.networks = NetworksAPI(self)
-        self.host_networks = HostNetworksAPI(self)
         from backend.api.compute import attach
         attach(self)  # cloud.compute, .flavors, .images, .quotas, .server_groups
         if connect and not background:
             self.ensure_hosts()
+
+    # -- families made on first use (their modules load only then) -------------------------
+    # Listing hosts and servers needs none of these. They hold no state of their own, so
+    # two threads racing for the first use at worst make one spare.
+    @cached_property
+    def server_ops(self):
+        """Snapshots, clone, console, edits, migration."""
+        from backend.api.server_ops import ServerOpsAPI
+        return ServerOpsAPI(self)
+
+    @cached_property
+    def pools(self):
+        from backend.api.storage import PoolsAPI
+        return PoolsAPI(self)
+
+    @cached_property
+    def volumes(self):
+        from backend.api.storage import VolumesAPI
+        return VolumesAPI(self)
+
+    @cached_property
+    def networks(self):
+        from backend.api.networks import NetworksAPI
+        return NetworksAPI(self)
+
+    @cached_property
+    def host_networks(self):
+        from backend.api.networks import HostNetworksAPI
+        return HostNetworksAPI(self)
 
     # -- hosts ------------------------------------------------------------------------
     def ensure_hosts(self) -> None:
