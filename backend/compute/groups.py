@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 from backend.compute.models import Server, ServerGroup
 from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.scheduler.request_spec import POLICIES
 from backend.validation import validate_name
 
 
@@ -43,6 +42,7 @@ class GroupService:
                    Server.claimed.is_(True)))]
 
     def create(self, name: str, policy: str, project_id: str) -> dict:
+        from backend.scheduler.request_spec import POLICIES
         validate_name(name, "server group name")
         if policy not in POLICIES:
             raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")

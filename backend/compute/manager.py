@@ -16,7 +16,7 @@ import logging
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import select
 
@@ -30,8 +30,10 @@ from backend.compute.models import Server
 from backend.compute.spawn import cleanup, spawn, volume_name
 from backend.errors import (Conflict, InvalidInput, NoValidHost, QuotaExceeded,
                             VirtstackError)
-from backend.scheduler import Flavor, RequestSpec, Scheduler, ServerGroup
 from backend.validation import validate_name
+
+if TYPE_CHECKING:  # the scheduler loads when one schedules: listing servers needs none of it
+    from backend.scheduler import RequestSpec, Scheduler
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -88,6 +90,7 @@ class ComputeManager:
     @property
     def scheduler(self) -> Scheduler:
         if self._scheduler is None:
+            from backend.scheduler import Scheduler
             self._scheduler = Scheduler(self.cloud.settings.scheduler)
         return self._scheduler
 
@@ -133,6 +136,7 @@ class ComputeManager:
     @staticmethod
     def spec(resolved: dict, req: CreateRequest, n: int,
              retry: frozenset[str] = frozenset(), extra_hosts: tuple = ()) -> RequestSpec:
+        from backend.scheduler import Flavor, RequestSpec, ServerGroup
         f = resolved["flavor"]
         g = resolved["group"]
         group = None

@@ -9,7 +9,7 @@ domains and volumes) -- and never touches the claimed usage, which only claims m
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import libvirt
 from sqlalchemy import select
@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.compute.models import ComputeNode, Server
 from backend.db import Database, utcnow
-from backend.scheduler import HostState
+
+if TYPE_CHECKING:
+    from backend.scheduler import HostState
 
 log = logging.getLogger(__name__)
 GiB = 1024 ** 3
@@ -143,6 +145,7 @@ def node_dict(n: ComputeNode) -> dict[str, Any]:
 
 
 def host_state(n: ComputeNode) -> HostState:
+    from backend.scheduler import HostState  # loaded when one schedules, not at start
     return HostState(
         name=n.host, az=n.az, vcpus=n.vcpus, vcpus_used=n.vcpus_used + n.unmanaged_vcpus,
         memory_mb=n.memory_mb, memory_mb_used=n.memory_mb_used + n.unmanaged_memory_mb,
