@@ -22,9 +22,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from backend.errors import OperationFailed, VirtstackError
-from screens.confirm import ConfirmScreen
-from screens.delete_server import DeleteServerScreen
-from screens.vm_detail import VMDetailScreen
 from tui.messages import (ActionDone, DomainEventsPending, HostEvent, HostRowsLoaded,
                           HostsUpdated, StatsUpdated)
 from tui.widgets.hosts_panel import HostsPanel
@@ -421,6 +418,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         if r is None:
             return
         self.table.select_uuid(uuid)
+        from screens.vm_detail import VMDetailScreen  # (loaded when first opened)
         self.app.push_screen(VMDetailScreen(self.cloud, self.ctx, uuid, r["host"], r["name"]))
 
     # -- identity: project switch, admin and audit screens -------------------------------------
@@ -505,6 +503,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         def done(confirmed: bool | None) -> None:
             if confirmed:
                 self._run_action("destroy", targets)
+        from screens.confirm import ConfirmScreen
         self.app.push_screen(ConfirmScreen(f"Force off {len(targets)} server"
                                            f"{'s' if len(targets) != 1 else ''}?", message,
                                            confirm_label="Force off"), done)
@@ -518,6 +517,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
             if answer:
                 self._run_action("delete", targets,
                                  delete_volumes=bool(answer.get("delete_volumes")))
+        from screens.delete_server import DeleteServerScreen
         self.app.push_screen(DeleteServerScreen([t["name"] for t in targets]), done)
 
     def _run_action(self, action: str, targets: list[dict[str, Any]], **options: Any) -> None:

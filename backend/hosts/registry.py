@@ -76,15 +76,23 @@ class HostRegistry:
         pool.shutdown(wait=False)
 
     def connect_async(self) -> None:
-        """Long-lived faces (the TUI): connect each host on its own thread, keep them up."""
+        """Long-lived faces (the TUI): connect in the background and keep the hosts up;
+        a remote host connects on its own thread, so a slow one holds up no other."""
         if self.auto_reconnect:
             return
         self.auto_reconnect = True
-        for h in self.hosts.values():
-            if h.state == "connected":
-                continue
-            threading.Thread(target=self._connect_or_retry, args=(h,), daemon=True,
-                             name=f"connect-{h.name}").start()
+        pending = [h for h in self.hosts.values() if h.state != "connected"]
+        for h in pending:
+            if not h.in_process:
+                threading.Thread(target=self._connect_or_retry, args=(h,), daemon=True,
+                                 name=f"connect-{h.name}").start()
+        # In-process drivers (test:///file) spend their connect parsing the file on our CPU,
+        # not waiting on a network: run in parallel they only take the cores from the UI's
+        # start-up (measured: first rows 0.55 s -> 0.38 s with 3 x 700 VMs on 2 cores).
+        local = [h for h in pending if h.in_process]
+        if local:
+            threading.Thread(target=lambda: [self._connect_or_retry(h) for h in local],
+                             daemon=True, name="connect-local").start()
 
     def _try_connect(self, host: LibvirtHost) -> bool:
         try:

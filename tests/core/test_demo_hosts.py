@@ -158,6 +158,40 @@ def test_parallel_connect_takes_the_slowest_not_the_sum(tmp_path, admin):
         cloud.close()
 
 
+def test_background_connect_keeps_in_process_hosts_off_each_others_cores(tmp_path):
+    """The TUI's background connect: the in-process test driver hosts connect one after
+    another on one thread (their connect is CPU work that would take the cores from the
+    UI's start-up); a remote host gets a thread of its own, so it holds up none of them."""
+    from dataclasses import replace
+
+    from backend.hosts.registry import HostRegistry
+    from backend.virt.demo import demo_settings
+    from backend.virt.libvirt.host import LibvirtHost
+    settings = demo_settings(tmp_path)
+    remote = replace(settings.hosts[0], name="far", uri="test+ssh://nobody@127.0.0.1:1/x")
+    settings = replace(settings, hosts=[*settings.hosts, remote])
+    seen: dict[str, str] = {}
+    orig = LibvirtHost.connect
+
+    def spy(self):
+        seen[self.name] = threading.current_thread().name
+        return orig(self)
+    registry = HostRegistry(settings)
+    LibvirtHost.connect = spy
+    try:
+        registry.connect_async()
+        deadline = time.monotonic() + 10
+        while len(seen) < 4 or not all(registry.hosts[n].state == "connected"
+                                       for n in ("node1", "node2", "node3")):
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.02)
+    finally:
+        LibvirtHost.connect = orig
+        registry.close()
+    assert {seen[n] for n in ("node1", "node2", "node3")} == {"connect-local"}
+    assert seen["far"] == "connect-far"
+
+
 def test_details_have_disk_sizes_and_next_boot_changes(demo, admin):
     d = demo.servers.get(admin, "web-01")
     assert d["vcpus"] == d["vcpus_max"] == 8 and d["next_boot"] is None

@@ -125,6 +125,12 @@ class LibvirtHost(HostDriver):
     def is_remote(self) -> bool:
         return "+" in urlsplit(self.cfg.uri).scheme or bool(urlsplit(self.cfg.uri).hostname)
 
+    @property
+    def in_process(self) -> bool:
+        """The driver runs inside our process (the test driver on a file): connecting is
+        CPU work here, not waiting on a daemon or a network."""
+        return urlsplit(self.cfg.uri).scheme == "test" and not self.is_remote
+
     def _emit(self, event: dict[str, Any]) -> None:
         event.setdefault("host", self.name)
         for cb in list(self._listeners):
