@@ -54,9 +54,9 @@ class VirtstackApp(App):
         asyncio.get_running_loop().set_default_executor(DaemonThreadExecutor())
 
     def on_mount(self) -> None:
-        from tui.memory import trim
-        # give back what start-up freed, once hosts have usually loaded (and once more)
-        self.set_timer(5, trim)
+        from tui.memory import settle, trim
+        # start-up is over once hosts have usually loaded: settle the heap (and trim once more)
+        self.set_timer(5, settle)
         self.set_timer(30, trim)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.ctx is None and self.login is not None:
@@ -119,7 +119,8 @@ def run_tui(env) -> int:
     from backend.api.cloud import Cloud
     from backend.errors import AuthenticationFailed
     from tui.cli.auth import NO_CREDENTIALS
-    from tui.memory import limit_arenas
+    from tui.memory import limit_arenas, quiet_start
+    quiet_start()  # no cyclic GC until the app settles (tui.memory)
     limit_arenas()  # before the first thread starts
     # The TUI connects hosts in the background (Cloud.start_hosts), so it opens the Cloud
     # without the CLI's blocking connect-all; the env closes it on exit.

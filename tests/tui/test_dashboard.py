@@ -400,6 +400,7 @@ async def test_slow_host_delays_only_its_own_rows(make_app, cloud):
         release.wait(10)
         real_connect()
     node2.connect = slow_connect
+    node2.in_process = False  # a slow host is a remote one: it connects on its own thread
     app = make_app()
     try:
         async with app.run_test(size=(160, 50)) as pilot:

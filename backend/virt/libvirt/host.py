@@ -102,6 +102,9 @@ class LibvirtHost(HostDriver):
         self.uri = effective_uri(cfg, wrapper_dir)
         self.persist_path = persist_path
         self.keepalive = keepalive
+        # The driver runs inside our process (the test driver on a file): connecting is CPU
+        # work here, not waiting on a daemon or a network.
+        self.in_process = urlsplit(cfg.uri).scheme == "test" and not self.is_remote
         self.state = "disconnected"
         self.last_error: str | None = None
         self.connected_at: float | None = None
@@ -124,12 +127,6 @@ class LibvirtHost(HostDriver):
     @property
     def is_remote(self) -> bool:
         return "+" in urlsplit(self.cfg.uri).scheme or bool(urlsplit(self.cfg.uri).hostname)
-
-    @property
-    def in_process(self) -> bool:
-        """The driver runs inside our process (the test driver on a file): connecting is
-        CPU work here, not waiting on a daemon or a network."""
-        return urlsplit(self.cfg.uri).scheme == "test" and not self.is_remote
 
     def _emit(self, event: dict[str, Any]) -> None:
         event.setdefault("host", self.name)
