@@ -247,7 +247,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
             uuid, kind = ev.get("uuid"), ev.get("event")
             if kind == "undefined":
                 table.remove_server(uuid)
-            elif kind == "defined":
+            elif kind in ("defined", "figures"):  # figures: vCPUs/memory read after connect
                 reload.add(ev["host"])
             elif uuid in table.servers:
                 state = ev.get("state")

@@ -21,8 +21,9 @@ class HostsAPI(APIFamily):
             active = ("running", "blocked", "paused")
             info.update(vms_total=len(mine),
                         vms_running=sum(r["state"] in ("running", "blocked") for r in mine),
-                        vcpus_allocated=sum(r["vcpus"] for r in mine if r["state"] in active),
-                        memory_mb_allocated=sum(r["memory_mb"] for r in mine
+                        vcpus_allocated=sum(r["vcpus"] or 0 for r in mine
+                                            if r["state"] in active),
+                        memory_mb_allocated=sum(r["memory_mb"] or 0 for r in mine
                                                 if r["state"] in active))
         return {k: info.get(k) for k in (
             "name", "state", "uri", "availability_zone", "hypervisor", "vcpus", "memory_mb",

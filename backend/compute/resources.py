@@ -73,8 +73,8 @@ def sync_node(db: Database, host) -> dict[str, Any]:
         "disk_allocation_ratio": cfg.disk_allocation_ratio,
         "reserved_host_memory_mb": cfg.reserved_host_memory_mb,
         "reserved_host_disk_gb": cfg.reserved_host_disk_gb,
-        "unmanaged_vcpus": sum(d["vcpus"] for d in unmanaged),
-        "unmanaged_memory_mb": sum(d["memory_mb"] for d in unmanaged),
+        "unmanaged_vcpus": sum(d["vcpus"] or 0 for d in unmanaged),
+        "unmanaged_memory_mb": sum(d["memory_mb"] or 0 for d in unmanaged),
         "unmanaged_disk_gb": round(sum(gb for name, gb in volumes.items()
                                        if name not in managed_vols), 3),
         "unmanaged_instances": len(unmanaged),

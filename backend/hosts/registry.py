@@ -94,16 +94,17 @@ class HostRegistry:
             threading.Thread(target=lambda: [self._connect_or_retry(h) for h in local],
                              daemon=True, name="connect-local").start()
 
-    def _try_connect(self, host: LibvirtHost) -> bool:
+    def _try_connect(self, host: LibvirtHost, fill_later: bool = False) -> bool:
         try:
-            host.connect()
+            host.connect(fill_later=fill_later)
             return True
         except errors.VirtstackError as exc:
             log.info("%s: %s", host.name, exc.message)
             return False
 
     def _connect_or_retry(self, host: LibvirtHost) -> None:
-        if not self._try_connect(host):
+        # a long-lived face: rows first, the figures the bulk call lacks right after
+        if not self._try_connect(host, fill_later=True):
             self._schedule_reconnect(host.name)
 
     def _schedule_reconnect(self, name: str) -> None:
@@ -124,7 +125,7 @@ class HostRegistry:
             if host.state == "connected":
                 return
             host.close()
-            if self._try_connect(host):
+            if self._try_connect(host, fill_later=True):
                 return
             delay = min(delay * 2, 60.0)
 

@@ -173,9 +173,9 @@ def test_background_connect_keeps_in_process_hosts_off_each_others_cores(tmp_pat
     seen: dict[str, str] = {}
     orig = LibvirtHost.connect
 
-    def spy(self):
+    def spy(self, **kw):
         seen[self.name] = threading.current_thread().name
-        return orig(self)
+        return orig(self, **kw)
     registry = HostRegistry(settings)
     LibvirtHost.connect = spy
     try:
@@ -190,6 +190,57 @@ def test_background_connect_keeps_in_process_hosts_off_each_others_cores(tmp_pat
         registry.close()
     assert {seen[n] for n in ("node1", "node2", "node3")} == {"connect-local"}
     assert seen["far"] == "connect-far"
+
+
+def test_rows_come_from_one_bulk_call_and_figures_follow(tmp_path):
+    """Listing reads every domain's state with one bulk call; what the test driver's bulk
+    call lacks (vCPUs, memory) is read before connect() returns, or with fill_later after
+    "connected", announced by a "figures" event (the TUI shows its rows first)."""
+    from backend.virt.demo import demo_settings
+    from backend.virt.libvirt.host import LibvirtHost
+    settings = demo_settings(tmp_path)
+    cfg = settings.hosts[1]
+    now = LibvirtHost(cfg, wrapper_dir=tmp_path / "ssh")
+    now.connect()
+    try:
+        expected = {r["uuid"]: (r["vcpus"], r["memory_mb"]) for r in now.list_domains()}
+        assert expected and all(v > 0 and m > 0 for v, m in expected.values())
+    finally:
+        now.close()
+
+    later = LibvirtHost(cfg, wrapper_dir=tmp_path / "ssh")
+    events: list[dict] = []
+    seen_at_connect: list[list[dict]] = []
+    figures = threading.Event()
+
+    def listen(ev):
+        if ev.get("type") == "host" and ev.get("state") == "connected":
+            seen_at_connect.append(later.list_domains())
+        if ev.get("event") == "figures":
+            figures.set()
+        events.append(ev)
+    later.add_listener(listen)
+    orig_fill = later._fill_figures
+    gate = threading.Event()
+
+    def held_fill(doms, announce=False):
+        gate.wait(10)  # hold the background read until the connected rows were seen
+        orig_fill(doms, announce)
+    later._fill_figures = held_fill
+    try:
+        later.connect(fill_later=True)
+        [rows] = seen_at_connect
+        assert {r["uuid"] for r in rows} == set(expected)
+        assert all(r["state"] in ("running", "shutoff", "paused") for r in rows)
+        assert all(r["vcpus"] is None and r["memory_mb"] is None for r in rows)
+        assert later.host_info()["vcpus_allocated"] == 0  # unknown yet, not an error
+        gate.set()
+        assert figures.wait(10)
+        assert {r["uuid"]: (r["vcpus"], r["memory_mb"])
+                for r in later.list_domains()} == expected
+    finally:
+        gate.set()
+        later.close()
 
 
 def test_details_have_disk_sizes_and_next_boot_changes(demo, admin):

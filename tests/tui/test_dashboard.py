@@ -396,9 +396,9 @@ async def test_slow_host_delays_only_its_own_rows(make_app, cloud):
     real_connect = node2.connect
     release = threading.Event()
 
-    def slow_connect():
+    def slow_connect(**kw):
         release.wait(10)
-        real_connect()
+        real_connect(**kw)
     node2.connect = slow_connect
     node2.in_process = False  # a slow host is a remote one: it connects on its own thread
     app = make_app()

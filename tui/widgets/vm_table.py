@@ -219,7 +219,7 @@ class VMTable(ScrollView, can_focus=True):
         if key == "state":
             return r["state"]
         if key == "vcpus":
-            return str(r.get("vcpus") or 0)
+            return "–" if r.get("vcpus") is None else str(r["vcpus"])
         if key == "mem":
             return format_memory(r.get("memory_mb"))
         return format_cpu(r.get("cpu_percent"))

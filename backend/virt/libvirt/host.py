@@ -50,6 +50,9 @@ _STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
           | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_INTERFACE
           | libvirt.VIR_DOMAIN_STATS_BLOCK)
 _NOWAIT = getattr(libvirt, "VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT", 0)
+# What listing needs of every domain, in one call: state, vCPUs, memory.
+_LIST_STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_VCPU
+               | libvirt.VIR_DOMAIN_STATS_BALLOON)
 
 
 def state_name(code: int) -> str:
@@ -141,7 +144,11 @@ class LibvirtHost(HostDriver):
         self.last_error = error
         self._emit({"type": "host", "state": state, "error": error})
 
-    def connect(self) -> None:
+    def connect(self, fill_later: bool = False) -> None:
+        """Open the connection and read every domain. fill_later: figures the bulk call
+        lacks (the test driver's vCPUs and memory) are read after "connected", in the
+        background, and a "figures" event says when they are in (the TUI: its rows show
+        first); otherwise before connect() returns (the CLI)."""
         ensure_event_loop()
         with self._lock:
             if self._conn is not None:
@@ -158,7 +165,10 @@ class LibvirtHost(HostDriver):
                                                   self._on_lifecycle, None)
                 self._callback_ids = [cid]
                 self._conn = conn
-                self._load_domains()
+                missing = self._load_domains()
+                if missing and not fill_later:
+                    self._fill_figures(missing)
+                    missing = []
                 self._load_info()
             except libvirt.libvirtError as exc:
                 err = translate(exc, self.name, "connect")
@@ -167,6 +177,9 @@ class LibvirtHost(HostDriver):
                 raise err from None
             self.connected_at = time.time()
             self._set_state("connected")
+        if missing:
+            threading.Thread(target=self._fill_figures, args=(missing, True), daemon=True,
+                             name=f"figures-{self.name}").start()
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -234,16 +247,49 @@ class LibvirtHost(HostDriver):
                     "cpu_percent": row.get("cpu_percent")})
         return row
 
-    def _load_domains(self) -> None:
+    def _load_domains(self) -> list[libvirt.virDomain]:
+        """Every domain's row from one bulk call (state, vCPUs, memory: one round trip for
+        a remote host, however many domains). Returns the domains whose vCPUs or memory the
+        call did not carry (the test driver gives only state): see _fill_figures."""
         conn = self.conn()
-        rows = {}
-        for dom in conn.listAllDomains(0):
-            try:
-                row = self._row(dom)
-            except libvirt.libvirtError:
-                continue  # vanished while listing
-            rows[row["uuid"]] = row
+        try:
+            records = conn.getAllDomainStats(_LIST_STATS, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                raise
+            records = [(dom, {}) for dom in conn.listAllDomains(0)]
+        rows, missing = {}, []
+        for dom, rec in records:
+            uuid = dom.UUIDString()
+            self._doms[uuid] = dom
+            row = {"uuid": uuid, "name": dom.name(), "host": self.name,
+                   "state": state_name(rec.get("state.state", libvirt.VIR_DOMAIN_NOSTATE)),
+                   "vcpus": rec.get("vcpu.current"),
+                   "memory_mb": (rec["balloon.maximum"] // 1024
+                                 if "balloon.maximum" in rec else None),
+                   "cpu_percent": None}
+            if "state.state" not in rec or row["vcpus"] is None or row["memory_mb"] is None:
+                missing.append(dom)
+            rows[uuid] = row
         self._domains = rows
+        return missing
+
+    def _fill_figures(self, doms: list[libvirt.virDomain], announce: bool = False) -> None:
+        """One info() per domain for what the bulk call lacked; announce: then emit a
+        "figures" event (the TUI reloads the host's rows)."""
+        for dom in doms:
+            try:
+                st, max_kib, _cur, ncpu, _cpu_time = dom.info()
+                uuid = dom.UUIDString()
+            except libvirt.libvirtError:
+                continue  # vanished meanwhile, or the host dropped
+            row = self._domains.get(uuid)
+            if row is not None:
+                row.update(vcpus=ncpu, memory_mb=max_kib // 1024)
+                if row["state"] == "nostate":
+                    row["state"] = state_name(st)
+        if announce:
+            self._emit({"type": "domain", "event": "figures", "uuid": None, "name": None})
 
     def _load_info(self) -> None:
         conn = self.conn()
@@ -362,9 +408,9 @@ class LibvirtHost(HostDriver):
                 "error": self.last_error, "availability_zone": self.cfg.availability_zone,
                 "vms_total": len(rows),
                 "vms_running": sum(1 for r in rows if r["state"] in ("running", "blocked")),
-                "vcpus_allocated": sum(r["vcpus"] for r in rows
+                "vcpus_allocated": sum(r["vcpus"] or 0 for r in rows
                                        if r["state"] in ("running", "blocked", "paused")),
-                "memory_mb_allocated": sum(r["memory_mb"] for r in rows
+                "memory_mb_allocated": sum(r["memory_mb"] or 0 for r in rows
                                            if r["state"] in ("running", "blocked", "paused"))}
         info.update(self._info)
         return info
@@ -499,7 +545,7 @@ class LibvirtHost(HostDriver):
                 prev = self._cpu_prev.get(uuid)
                 self._cpu_prev[uuid] = (now, cpu_ns)
                 if prev and now > prev[0] and row is not None:
-                    vcpus = max(1, row["vcpus"])
+                    vcpus = max(1, row["vcpus"] or 1)
                     pct = 100.0 * (cpu_ns - prev[1]) / ((now - prev[0]) * 1e9 * vcpus)
                     entry["cpu_percent"] = round(max(0.0, min(100.0, pct)), 1)
                     row["cpu_percent"] = entry["cpu_percent"]
