@@ -12,8 +12,16 @@ and a rowcount of 0 means "no room". On PostgreSQL a concurrent writer blocks on
 lock and then re-checks the WHERE clause against the committed row (READ COMMITTED); on
 SQLite writers are serialised by ``BEGIN IMMEDIATE``. So threads, processes and several
 virtstack instances sharing one database can never push a host past total x ratio or a
-project past its quota -- no in-process lock involved. Quota rows are always touched
-before host rows, each in sorted order, so two claims never wait on each other in a cycle.
+project past its quota -- no in-process lock involved.
+
+A claim for members of a server group also keeps the group's policy: it locks the group's
+row (``SELECT ... FOR UPDATE``; SQLite's writers take turns anyway) and checks the chosen
+hosts against the members committed by then (``GroupService.policy_violation``), so two
+creates that scheduled from the same view cannot both land on one host of an anti-affinity
+group, or split an affinity group; the loser gets GroupPolicyViolated and is rescheduled.
+
+Lock order: group rows, then quota rows, then host rows, each in sorted order, so two
+claims never wait on each other in a cycle.
 
 A server row with ``claimed = true`` carries what it holds; ``release`` flips the flag and
 gives the resources back in the same transaction, so a release happens exactly once.
@@ -27,10 +35,11 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.compute.groups import GroupService
 from backend.compute.models import (DEFAULT_QUOTAS, QUOTA_RESOURCES, ComputeNode, QuotaUsage,
                                     Server)
 from backend.db import Database, utcnow
-from backend.errors import Conflict, NoValidHost, QuotaExceeded
+from backend.errors import Conflict, NotFound, NoValidHost, QuotaExceeded
 
 UNITS = {"ram": " MB", "gigabytes": " GB"}
 
@@ -41,6 +50,11 @@ class ClaimFailed(NoValidHost):
     def __init__(self, host: str, message: str):
         super().__init__(message)
         self.host = host
+
+
+class GroupPolicyViolated(ClaimFailed):
+    """The chosen host breaks the server group's (hard) policy, given the members claimed
+    since the scheduler looked. Like any failed claim: try another host."""
 
 
 @dataclass(frozen=True)
@@ -191,13 +205,18 @@ class Claims:
               servers: list[dict] | None = None) -> None:
         """Take quota for every instance and room on each host (one host name per
         instance), and insert the server rows (claimed), in one transaction: all or
-        nothing. Raises QuotaExceeded or ClaimFailed."""
+        nothing. Rows with a ``group_id`` must keep their group's policy. Raises
+        QuotaExceeded, ClaimFailed (GroupPolicyViolated), or NotFound (group deleted)."""
         hosts = list(hosts)
         per_host: dict[str, int] = {}
         for h in hosts:
             per_host[h] = per_host.get(h, 0) + 1
         self.ensure_quota_rows(project_id)
         with self.db.transaction() as s:
+            for group_id in sorted({r["group_id"] for r in servers or []
+                                    if r.get("group_id")}):
+                self._keep_group_policy(s, group_id, [r["host"] for r in servers
+                                                      if r.get("group_id") == group_id])
             self._take_quota(s, project_id, usage.quota(len(hosts)))
             for host in sorted(per_host):
                 self._take_host(s, host, usage, per_host[host])
@@ -205,6 +224,17 @@ class Claims:
                 s.add(Server(**row, claimed=True, vcpus=usage.vcpus,
                              memory_mb=usage.memory_mb, disk_gb=usage.disk_gb,
                              root_gb=usage.root_gb))
+
+    @staticmethod
+    def _keep_group_policy(s: Session, group_id: str, hosts: list[str]) -> None:
+        """Lock the group's row, then check new members on ``hosts`` against the members
+        committed by now."""
+        group = GroupService.lock(s, group_id)
+        if group is None:
+            raise NotFound(f"server group {group_id} was deleted meanwhile")
+        found = GroupService.policy_violation(group, GroupService.members(s, group_id), hosts)
+        if found is not None:
+            raise GroupPolicyViolated(*found)
 
     def resize(self, uuid: str, old: Usage, new: Usage, flavor: str | None, *,
                force: bool = False) -> None:
@@ -298,9 +328,13 @@ class Claims:
         raise ClaimFailed(host, f"host {host} has no room to resize: " + "; ".join(why))
 
     def claim_again(self, project_id: str, usage: Usage, host: str, uuid: str) -> None:
-        """Claim for an existing server row (released after a failed spawn) on a new host."""
+        """Claim for an existing server row (released after a failed spawn) on a new host;
+        its group's policy is checked as in ``claim``."""
         self.ensure_quota_rows(project_id)
         with self.db.transaction() as s:
+            group_id = s.scalar(select(Server.group_id).where(Server.uuid == uuid))
+            if group_id:
+                self._keep_group_policy(s, group_id, [host])
             self._take_quota(s, project_id, usage.quota(1))
             self._take_host(s, host, usage, 1)
             res = s.execute(update(Server).where(Server.uuid == uuid,

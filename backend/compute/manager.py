@@ -2,7 +2,9 @@
 
     validate (flavor usable, image fits the flavor, names free)
     -> sync the hosts' resource rows -> Scheduler.select (pure)
-    -> claim in one transaction (quota + host limits re-checked by the DB)
+    -> claim in one transaction (quota + host limits re-checked by the DB, and a server
+       group's policy against its members as they are then: a create that raced
+       another into the group and lost is rescheduled like any failed claim)
     -> spawn on the chosen host: root volume, domain XML, define + start
     -> ACTIVE; or: release the claim, remove what was made, try the next host
        (RetryFilter: up to MAX_ATTEMPTS hosts), and ERROR with the reasons at the end.
@@ -22,7 +24,7 @@ from sqlalchemy import select
 
 from backend.api.context import RequestContext
 from backend.compute import resources
-from backend.compute.claims import ClaimFailed, Claims, Usage
+from backend.compute.claims import ClaimFailed, Claims, GroupPolicyViolated, Usage
 from backend.compute.flavors import FlavorService, flavor_dict
 from backend.compute.groups import GroupService
 from backend.compute.images import ImageService, image_dict
@@ -120,8 +122,7 @@ class ComputeManager:
             if req.group:
                 g = self.groups.find(s, req.group, ctx.project_id, ctx.is_admin)
                 group = {"id": g.id, "name": g.name, "policy": g.policy,
-                         "hosts": sorted({m["host"] for m in self.groups.members(s, g.id)
-                                          if m["host"]})}
+                         "hosts": self.groups.member_hosts(s, g.id)}
         if image["status"] != "active":
             raise Conflict(f"image {image['name']} is {image['status']}, not active")
         if image["min_ram_mb"] > flavor["ram_mb"]:
@@ -132,6 +133,14 @@ class ComputeManager:
                                f"disk; image {image['name']} needs at least "
                                f"{image['min_disk_gb']} GB")
         return {"flavor": flavor, "image": image, "group": group}
+
+    def current_group(self, resolved: dict) -> dict:
+        """``resolved`` with its group's members' hosts as they are now."""
+        g = resolved["group"]
+        if g is None:
+            return resolved
+        with self.db.transaction() as s:
+            return dict(resolved, group=dict(g, hosts=self.groups.member_hosts(s, g["id"])))
 
     @staticmethod
     def spec(resolved: dict, req: CreateRequest, n: int,
@@ -216,6 +225,7 @@ class ComputeManager:
             except (NoValidHost, QuotaExceeded) as exc:
                 last_error = exc
                 states = resources.host_states(self.db, [h.name for h in states])
+                resolved = self.current_group(resolved)
         if placed is None:
             raise last_error or NoValidHost("no valid host")
         out = []
@@ -231,9 +241,11 @@ class ComputeManager:
     def _place(self, ctx, req, resolved, usage, n, states) -> list[dict]:
         names = self._names(req, n)
         retry: frozenset[str] = frozenset()
+        failed: list[str] = []  # why each claim failed, for the error at the end
         for _attempt in range(MAX_ATTEMPTS):
             decision = self.scheduler.select(self.spec(resolved, req, n, retry), states)
-            decision.raise_if_failed()
+            if not decision.ok:
+                raise NoValidHost(self._why_not(decision, resolved, failed))
             rows = []
             for name, host in zip(names, decision.chosen):
                 u = str(uuidlib.uuid4())
@@ -247,10 +259,30 @@ class ComputeManager:
             try:
                 self.claims.claim(ctx.project_id, usage, decision.chosen, rows)
                 return rows
-            except ClaimFailed as exc:  # raced: someone took the room; look again
-                retry = retry | {exc.host}
+            except ClaimFailed as exc:
+                # Raced: another create took the room or joined the group first; look
+                # again. The group as it is now rules out its hosts itself (no retry mark:
+                # a host it refused may be fine again once a member is gone).
+                failed.append(exc.message)
+                if not isinstance(exc, GroupPolicyViolated):
+                    retry = retry | {exc.host}
                 states = resources.host_states(self.db, [h.name for h in states])
-        raise NoValidHost(f"no host could be claimed after {MAX_ATTEMPTS} attempts")
+                resolved = self.current_group(resolved)
+        raise NoValidHost(f"no host could be claimed after {MAX_ATTEMPTS} attempts: "
+                          + "; ".join(failed))
+
+    @staticmethod
+    def _why_not(decision, resolved: dict, failed: list[str]) -> str:
+        """The scheduler's reason, with the group's hosts when a group filter left no
+        host, and the claims that failed before."""
+        why = decision.reason
+        g = resolved["group"]
+        emptied = next((name for name, left in decision.filters if not left), "")
+        if g is not None and emptied.startswith("ServerGroup"):
+            why += f" ({g['policy']} group {g['name']!r} has members on {', '.join(g['hosts'])})"
+        if failed:
+            why += "; claims that failed before: " + "; ".join(failed)
+        return why
 
     def _build(self, ctx, req, resolved, usage, row) -> dict[str, Any]:
         image = resolved["image"]
@@ -287,25 +319,24 @@ class ComputeManager:
             return server_dict(s.get(Server, row["uuid"]))
 
     def _reschedule(self, ctx, req, resolved, usage, row, tried) -> str:
-        resolved = dict(resolved)
-        if resolved["group"] is not None:  # the group as it is now
-            with self.db.transaction() as s:
-                resolved["group"] = dict(resolved["group"], hosts=sorted(
-                    {m["host"] for m in self.groups.members(s, resolved["group"]["id"])
-                     if m["host"]}))
+        failed: list[str] = []
         for _attempt in range(MAX_ATTEMPTS):
+            resolved = self.current_group(resolved)
             states = resources.host_states(self.db, [h.name for h in
                                                      self.cloud.registry.connected()])
             decision = self.scheduler.select(
                 self.spec(resolved, req, 1, frozenset(tried)), states)
-            decision.raise_if_failed()
+            if not decision.ok:
+                raise NoValidHost(self._why_not(decision, resolved, failed))
             try:
                 self.claims.claim_again(ctx.project_id, usage, decision.chosen[0],
                                         row["uuid"])
                 return decision.chosen[0]
             except ClaimFailed as exc:
-                tried = [*tried, exc.host]
-        raise NoValidHost("no other host could be claimed")
+                failed.append(exc.message)
+                if not isinstance(exc, GroupPolicyViolated):
+                    tried = [*tried, exc.host]
+        raise NoValidHost("no other host could be claimed: " + "; ".join(failed))
 
     # -- resize -----------------------------------------------------------------------
     def resize(self, ctx: RequestContext, host, row: dict[str, Any],
