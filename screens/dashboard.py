@@ -153,6 +153,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         self._no_host_cpu: set[str] = set()
         self._hosts_timer: Timer | None = None
         self._filter_timer: Timer | None = None
+        self._rows_seq: dict[str, int] = {}  # host -> number of its newest rows load
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -261,15 +262,21 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
 
     # -- loading ------------------------------------------------------------------------------
     def _load_host(self, host: str) -> None:
-        self.run_worker(partial(self._fetch_host_rows, host), name=f"list servers of {host}",
-                        group=f"rows:{host}", thread=True, exclusive=True,
+        # Loads of one host may overlap (a reload asked while one runs): each is numbered
+        # and only the newest one's rows are taken, so an older, slower one can never
+        # put back what a newer one already replaced.
+        seq = self._rows_seq[host] = self._rows_seq.get(host, 0) + 1
+        self.run_worker(partial(self._fetch_host_rows, host, seq),
+                        name=f"list servers of {host}", group=f"rows:{host}", thread=True,
                         exit_on_error=False)
 
-    def _fetch_host_rows(self, host: str) -> None:
+    def _fetch_host_rows(self, host: str, seq: int) -> None:
         rows = self.cloud.servers.list(self.ctx, host=host)
-        self.post_message(HostRowsLoaded(host, rows))
+        self.post_message(HostRowsLoaded(host, rows, seq))
 
     def on_host_rows_loaded(self, message: HostRowsLoaded) -> None:
+        if message.seq != self._rows_seq.get(message.host):
+            return  # a newer load of this host is on its way
         self.table.set_host_rows(message.host, message.rows)
         self._update_status()
 

@@ -47,10 +47,11 @@ class HostsUpdated(Message):
 class HostRowsLoaded(Message):
     """Every server of one host (``cloud.servers.list(ctx, host=...)``)."""
 
-    def __init__(self, host: str, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, host: str, rows: list[dict[str, Any]], seq: int = 0) -> None:
         super().__init__()
         self.host = host
         self.rows = rows
+        self.seq = seq  # which load of this host it answers (an older one is stale)
 
 
 class StatsUpdated(Message):

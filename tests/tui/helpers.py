@@ -17,10 +17,15 @@ async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "conditi
 
 
 async def loaded(pilot, count: int = 20):
-    """Wait until the dashboard shows every demo server."""
+    """Wait until the dashboard shows every demo server, with its figures (the test
+    driver's vCPUs and memory come just after its rows)."""
     from screens.dashboard import DashboardScreen
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen)
-                   and len(pilot.app.screen.table.order) == count, what="all rows")
+
+    def done():
+        screen = pilot.app.screen
+        return (isinstance(screen, DashboardScreen) and len(screen.table.order) == count
+                and all(r["vcpus"] is not None for r in screen.table.servers.values()))
+    await wait_for(pilot, done, what="all rows")
     await pilot.pause()
     return pilot.app.screen
 

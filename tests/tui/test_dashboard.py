@@ -444,3 +444,39 @@ async def test_screen_follows_the_model(make_app, cloud):
         await wait_for(pilot, lambda: line_of(last["name"]) is not None, what="scrolled")
         assert table.cursor_uuid == last["uuid"]
         assert last["uuid"] in table.visible_uuids() and first["uuid"] not in table.visible_uuids()
+
+
+async def test_a_removed_row_is_never_drawn_or_measured(make_app):
+    """Between a server's removal and the view's rebuild (coalesced, a moment later) the
+    table neither draws nor hands out the gone server."""
+    app = make_app()
+    async with app.run_test(size=(100, 20)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.table
+        gone = table.order[0]
+        table.remove_server(gone)  # the rebuild is only requested
+        assert gone in table.order
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        assert table.cursor_uuid is None and gone not in table.visible_uuids()
+        assert all(table.servers.get(gone, {}).get("name", "\0") not in ln for ln in lines)
+        await wait_for(pilot, lambda: gone not in table.order, what="rebuilt")
+        assert table.cursor_uuid in table.servers
+
+
+async def test_an_older_rows_load_never_overwrites_a_newer_one(make_app):
+    """Two loads of one host can overlap (a reload asked while one runs): the rows of the
+    older one, arriving last, are dropped."""
+    from tui.messages import HostRowsLoaded
+    app = make_app()
+    async with app.run_test(size=(100, 20)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.table
+        newest = screen._rows_seq["node1"]
+        stale = [dict(r, vcpus=None, memory_mb=None) for r in table.servers.values()
+                 if r["host"] == "node1"]
+        screen.post_message(HostRowsLoaded("node1", stale, newest - 1))
+        await pilot.pause()
+        assert all(r["vcpus"] is not None for r in table.servers.values())
+        screen.post_message(HostRowsLoaded("node1", stale, newest))  # the newest is taken
+        await wait_for(pilot, lambda: all(r["vcpus"] is None for r in table.servers.values()
+                                          if r["host"] == "node1"), what="newest taken")

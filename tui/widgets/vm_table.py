@@ -248,7 +248,9 @@ class VMTable(ScrollView, can_focus=True):
             index = scroll_y + y - 1
             if index >= len(self.order):
                 return Strip.blank(width, base)
-            r = self.servers[self.order[index]]
+            r = self.servers.get(self.order[index])
+            if r is None:  # removed; the view's rebuild is on its way
+                return Strip.blank(width, base)
             if index == self.cursor_row and self.order:
                 row = base + self.get_component_rich_style("vm-table--cursor", partial=True)
                 segments = [Segment(self._cell(self._text(r, k), self._widths[k], right), row)
@@ -288,6 +290,8 @@ class VMTable(ScrollView, can_focus=True):
         fresh = {r["uuid"]: r for r in rows}
         gone = [u for u, r in self.servers.items() if r["host"] == host and u not in fresh]
         membership = bool(gone)
+        resort = False  # a reload changed what the view is sorted by (not so for live ticks)
+        sort_field = {v: k for k, v in _FIELD_COLUMN.items()}.get(self.sort_column)
         for u in gone:
             del self.servers[u]
             self.marked.discard(u)
@@ -306,8 +310,9 @@ class VMTable(ScrollView, can_focus=True):
                 changed = [k for k in changed if k != "cpu_percent"]
             old.update(row)
             if changed:
+                resort = resort or sort_field in changed
                 self._changed(u, changed)
-        if membership:
+        if membership or resort:
             self.request_rebuild()
 
     def update_server(self, uuid: str, **fields: Any) -> None:
@@ -427,7 +432,8 @@ class VMTable(ScrollView, can_focus=True):
     @property
     def cursor_uuid(self) -> str | None:
         if 0 <= self.cursor_row < len(self.order):
-            return self.order[self.cursor_row]
+            uuid = self.order[self.cursor_row]
+            return uuid if uuid in self.servers else None
         return None
 
     def action_cursor_up(self) -> None:
@@ -517,4 +523,4 @@ class VMTable(ScrollView, can_focus=True):
         if not self.order:
             return []
         start = max(0, int(self.scroll_y))
-        return self.order[start:start + self._page]
+        return [u for u in self.order[start:start + self._page] if u in self.servers]
