@@ -7,6 +7,8 @@ Figures per scenario:
   rss_mb           RSS of the whole process tree (virtstack + its ssh children) after settling
   idle_cpu_pct     CPU % of that tree over IDLE seconds with nothing happening
   ssh_kb_per_min   bytes through the ssh client processes per minute while idle (SSH hosts)
+  ssh_true_s       (SSH scenarios) a bare `ssh host true` to the same sshd: the floor under
+                   an SSH host's first rows, before libvirt or virtstack do anything
 
 Scenarios:
   local2000  three test-driver hosts holding 2,000 VMs together
@@ -76,6 +78,20 @@ def ssh_bytes(procs) -> int:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return total
+
+
+def ssh_handshake(rh, runs: int = 5) -> float:
+    """Median time of a bare `ssh host true` to the same sshd (the transport's own cost,
+    before libvirt or virtstack do anything): the floor under an SSH host's first rows."""
+    cmd = ["ssh", "-o", f"UserKnownHostsFile={rh.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+           "-o", "BatchMode=yes", "-i", str(rh.keyfile), "-p", str(rh.port), "root@127.0.0.1",
+           "true"]
+    times = []
+    for _ in range(runs):
+        t = time.monotonic()
+        subprocess.run(cmd, capture_output=True, check=True)
+        times.append(time.monotonic() - t)
+    return round(sorted(times)[len(times) // 2], 3)
 
 
 def write_config(home: Path, hosts: list[tuple[str, str]]) -> Path:
@@ -181,6 +197,8 @@ def main() -> None:
                                 f"{rh.known_hosts} -o StrictHostKeyChecking=yes "
                                 "-o BatchMode=yes \"$@\"\n")
                 slow.chmod(0o755)
+                floor = ssh_handshake(rh)
+                print(json.dumps({"ssh_true_s": floor}), flush=True)
                 for scen in ("ssh", "ssh-slow"):
                     if scen not in wanted:
                         continue
@@ -203,6 +221,9 @@ def main() -> None:
                 rh.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if "ssh" in wanted or "ssh-slow" in wanted:
+        print(f"\nA bare `ssh host true` to that sshd took {floor} s (median of 5): "
+              "the transport's floor under the SSH hosts' first rows.")
     print("\nscenario                                   first rows  per host                      RSS MB  idle CPU %  SSH kB/min")
     for r in results:
         print(f"{r['scenario'][:42]:42} {r['first_rows_s']!s:>10}  "
