@@ -56,7 +56,7 @@ class VirtstackApp(App):
     def on_mount(self) -> None:
         from tui.memory import settle, trim
         # start-up is over once hosts have usually loaded: settle the heap (and trim once more)
-        self.set_timer(5, settle)
+        self.set_timer(1, settle)
         self.set_timer(30, trim)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.ctx is None and self.login is not None:
@@ -119,8 +119,8 @@ def run_tui(env) -> int:
     from backend.api.cloud import Cloud
     from backend.errors import AuthenticationFailed
     from tui.cli.auth import NO_CREDENTIALS
-    from tui.memory import limit_arenas, quiet_start
-    quiet_start()  # no cyclic GC until the app settles (tui.memory)
+    from tui.memory import imports_done, limit_arenas, quiet_start
+    quiet_start()  # no cyclic GC while the modules load (tui.memory)
     limit_arenas()  # before the first thread starts
     # The TUI connects hosts in the background (Cloud.start_hosts), so it opens the Cloud
     # without the CLI's blocking connect-all; the env closes it on exit.
@@ -141,5 +141,7 @@ def run_tui(env) -> int:
                                username=os.environ.get("VIRTSTACK_USERNAME"))
     app = VirtstackApp(cloud, ctx, env.settings, theme=getattr(env.args, "theme", None),
                        login=login)
+    from screens import dashboard  # noqa: F401  (the modules the first screen needs)
+    imports_done()
     app.run()
     return app.return_code or 0
