@@ -154,6 +154,7 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         self._hosts_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._rows_seq: dict[str, int] = {}  # host -> number of its newest rows load
+        self._tick_callbacks: dict[str, Any] = {}
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -298,7 +299,12 @@ class DashboardScreen(ReportsWorkerFailures, Screen):
         old = self._stats_timers.pop(host, None)
         if old is not None:
             old.stop()
-        self._stats_timers[host] = self.set_timer(delay, partial(self._stats_tick, host))
+        tick = self._tick_callbacks.get(host)
+        if tick is None:
+            # one callback per host, reused: Textual inspects a new callable's signature on
+            # every call (a new partial each tick was a visible share of idle CPU)
+            tick = self._tick_callbacks[host] = partial(self._stats_tick, host)
+        self._stats_timers[host] = self.set_timer(delay, tick)
 
     def _stats_tick(self, host: str) -> None:
         self._stats_timers.pop(host, None)

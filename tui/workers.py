@@ -66,24 +66,63 @@ class DaemonThreadExecutor(ThreadPoolExecutor):
     """The event loop's default executor for the TUI: Textual runs thread workers through
     ``loop.run_in_executor(None, ...)``, and the stock ThreadPoolExecutor makes quitting
     wait for every running job. A call stuck on a hung host must not keep the user from
-    quitting, so each job gets its own daemon thread and shutting down waits for none.
-    (A ThreadPoolExecutor subclass only because asyncio insists on one; no pool is used.)"""
+    quitting, so every thread is a daemon and shutting down waits for none; and a hung call
+    holds only its own thread: a job never waits for a thread, it takes an idle one or a
+    new one. Idle threads are kept ``keep_s`` seconds for the next job (the stats ticks of
+    every host, every two seconds, reuse them instead of starting a thread each).
+    (A ThreadPoolExecutor subclass only because asyncio insists on one.)"""
+
+    def __init__(self, keep_s: float = 30.0) -> None:
+        super().__init__(max_workers=1)
+        self.keep_s = keep_s
+        self._lock = threading.Lock()
+        self._idle: list["_Slot"] = []  # threads waiting for a job, most recent last
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         future: Future = Future()
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:  # handed to the awaiting worker
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
-
-        threading.Thread(target=run, daemon=True, name="tui-worker").start()
+        job = (future, fn, args, kwargs)
+        with self._lock:
+            slot = self._idle.pop() if self._idle else None
+            if slot is not None:
+                slot.job = job
+                slot.ready.set()
+                return future
+        slot = _Slot(job)
+        threading.Thread(target=self._serve, args=(slot,), daemon=True,
+                         name="tui-worker").start()
         return future
+
+    def _serve(self, slot: "_Slot") -> None:
+        while True:
+            future, fn, args, kwargs = slot.job
+            slot.job = None
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:  # handed to the awaiting worker
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            del future, fn, args, kwargs
+            slot.ready.clear()
+            with self._lock:
+                self._idle.append(slot)
+            if not slot.ready.wait(self.keep_s):
+                with self._lock:
+                    if slot in self._idle:  # nobody handed it a job meanwhile: retire
+                        self._idle.remove(slot)
+                        return
+                slot.ready.wait()  # taken just as it timed out: the job is on its way
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         return None
+
+
+class _Slot:
+    """One executor thread: the job handed to it and the event that wakes it."""
+
+    __slots__ = ("job", "ready")
+
+    def __init__(self, job) -> None:
+        self.job = job
+        self.ready = threading.Event()
