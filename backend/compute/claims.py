@@ -19,6 +19,7 @@ row (``SELECT ... FOR UPDATE``; SQLite's writers take turns anyway) and checks t
 hosts against the members committed by then (``GroupService.policy_violation``), so two
 creates that scheduled from the same view cannot both land on one host of an anti-affinity
 group, or split an affinity group; the loser gets GroupPolicyViolated and is rescheduled.
+A member's claim moved to another host (``migrate.ClaimMove``) is checked the same way.
 
 Lock order: group rows, then quota rows, then host rows, each in sorted order, so two
 claims never wait on each other in a cycle.
@@ -226,13 +227,19 @@ class Claims:
                              root_gb=usage.root_gb))
 
     @staticmethod
-    def _keep_group_policy(s: Session, group_id: str, hosts: list[str]) -> None:
+    def _keep_group_policy(s: Session, group_id: str, hosts: list[str],
+                           moving: str | None = None) -> None:
         """Lock the group's row, then check new members on ``hosts`` against the members
-        committed by now."""
+        committed by now. ``moving``: the uuid of a member that moves to ``hosts[0]``
+        (migrate.ClaimMove): it is checked against the other members only, and a group
+        deleted meanwhile leaves no policy to keep."""
         group = GroupService.lock(s, group_id)
         if group is None:
+            if moving is not None:
+                return
             raise NotFound(f"server group {group_id} was deleted meanwhile")
-        found = GroupService.policy_violation(group, GroupService.members(s, group_id), hosts)
+        members = [m for m in GroupService.members(s, group_id) if m["uuid"] != moving]
+        found = GroupService.policy_violation(group, members, hosts)
         if found is not None:
             raise GroupPolicyViolated(*found)
 

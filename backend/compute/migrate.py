@@ -14,6 +14,19 @@ raises NotSupported.
 
 ``pick_destination`` asks the scheduler (``backend.scheduler``) for a host, from HostStates
 built off the connected hosts' figures; the source and any host in ``exclude`` are ignored.
+
+A member of a server group keeps its group when it moves, as in nova: the scheduler gets
+the group (its policy, the hosts of the OTHER members) so its ServerGroup filters choose,
+and ``ClaimMove.begin`` checks the policy again where the claim moves -- in that transaction,
+with the group row locked, like a create's claim (``Claims._keep_group_policy``) -- so a
+destination the operator names that breaks an affinity or anti-affinity group is refused
+(GroupPolicyViolated, naming the group and the member or host in the way) before anything
+moves.
+
+Known window: until ``commit`` the server's row names its source host, so a create or
+another move into the same group that claims while this migration runs does not see the
+destination this member is going to. Closing it needs the destination recorded on the row
+during the move (a column and a migration in backend/db).
 """
 from __future__ import annotations
 
@@ -212,28 +225,72 @@ def cloud_states(cloud, candidates: list["LibvirtHost"]):
     return host_states(candidates)
 
 
+def server_group(cloud, uuid: str) -> tuple[Any, list[tuple[str, str]]]:
+    """Server ``uuid``'s group as the scheduler takes it for a move -- its policy and the
+    hosts of the OTHER members (the server itself is the one moving) -- and those members
+    as (host, name) pairs. (None, []) for a server virtstack does not track, one in no
+    group, or a group whose policy is not a hard one (the filters know only those)."""
+    if getattr(getattr(cloud, "compute", None), "manager", None) is None:
+        return None, []
+    from sqlalchemy import select
+
+    from backend.compute.groups import GroupService
+    from backend.compute.models import Server
+    from backend.compute.models import ServerGroup as GroupRow
+    from backend.scheduler import ServerGroup
+    from backend.scheduler.request_spec import POLICIES
+    with cloud.db.transaction() as s:
+        group_id = s.scalar(select(Server.group_id).where(Server.uuid == uuid,
+                                                          Server.status != "DELETED"))
+        group = s.get(GroupRow, group_id) if group_id else None
+        if group is None or group.policy not in POLICIES:
+            return None, []
+        others = sorted((m["host"], m["name"]) for m in GroupService.members(s, group_id)
+                        if m["uuid"] != uuid and m["host"])
+        name, policy = group.name, group.policy
+    return ServerGroup(name, policy, tuple(sorted({h for h, _ in others}))), others
+
+
+def _group_reason(group, others: list[tuple[str, str]], name: str, source: str) -> str:
+    """Which members keep ``name`` from every host: ' (anti-affinity group 'g' has members
+    on node2 (a), node3 (b, c))'."""
+    where = ", ".join(f"{h} ({', '.join(n for hh, n in others if hh == h)})"
+                      for h in group.members_on_hosts)
+    why = f" ({group.policy} group {group.name!r} has members on {where}"
+    if group.policy == "affinity" and set(group.members_on_hosts) == {source}:
+        why += f"; moving {name} off {source} would split the group"
+    return why + ")"
+
+
 def pick_destination(cloud, row: dict[str, Any], source: str,
                      exclude: set[str] | None = None) -> str:
-    """The host the scheduler picks for ``row`` (a server cache row) off ``source``."""
+    """The host the scheduler picks for ``row`` (a server cache row) off ``source``; one
+    that keeps the server's group, if it is in one."""
     from backend.scheduler import Flavor, RequestSpec, Scheduler
     hosts = [h for h in cloud.registry.connected()
              if h.name != source and h.name not in (exclude or set())]
     if not hosts:
         raise errors.NoValidHost(f"no other connected host to move {row['name']} to")
+    group, others = server_group(cloud, row["uuid"])
     spec = RequestSpec(flavor=Flavor(vcpus=int(row.get("vcpus") or 1),
                                      memory_mb=int(row.get("memory_mb") or 0)),
-                       ignore_hosts=frozenset({source}))
+                       group=group, ignore_hosts=frozenset({source}))
     decision = Scheduler(cloud.settings.scheduler).select(spec, cloud_states(cloud, hosts))
     if not decision.ok:
-        raise errors.NoValidHost(f"no host can take {row['name']}: {decision.reason}")
+        why = decision.reason
+        emptied = next((f for f, left in decision.filters if not left), "")
+        if group is not None and emptied.startswith("ServerGroup"):
+            why += _group_reason(group, others, row["name"], source)
+        raise errors.NoValidHost(f"no host can take {row['name']}: {why}")
     return decision.chosen[0]
 
 
 class ClaimMove:
     """The claim moves with the VM. For a server virtstack tracks (a servers-table row that
     holds a claim), room is taken on the destination BEFORE the move -- the host's limits
-    apply, atomically -- and given back on the source after it (``commit``), or on the
-    destination if the move fails (``rollback``). Quota is the project's: unchanged."""
+    apply, atomically, and so does the server group's policy -- and given back on the
+    source after it (``commit``), or on the destination if the move fails (``rollback``).
+    Quota is the project's: unchanged."""
 
     def __init__(self, cloud, uuid: str, source: str, dest: str, usage):
         self.db = cloud.db
@@ -244,12 +301,19 @@ class ClaimMove:
         manager = getattr(getattr(cloud, "compute", None), "manager", None)
         if manager is None:
             return None
-        from backend.compute.claims import Usage
+        from backend.compute.claims import GroupPolicyViolated, Usage
         from backend.compute.models import Server
         with cloud.db.transaction() as s:
             srv = s.get(Server, uuid)
             if srv is None or not srv.claimed or srv.host == dest:
                 return None
+            if srv.group_id:  # group row locked, then the other members read (lock order)
+                try:
+                    manager.claims._keep_group_policy(s, srv.group_id, [dest], moving=uuid)
+                except GroupPolicyViolated as exc:
+                    raise GroupPolicyViolated(
+                        dest, f"cannot move server {srv.name} to {dest}: {exc.message}"
+                    ) from None
             usage = Usage(srv.vcpus, srv.memory_mb, srv.disk_gb, srv.root_gb)
             manager.claims._take_host(s, dest, usage, 1)  # ClaimFailed: no room there
             return cls(cloud, uuid, srv.host, dest, usage)
