@@ -4,7 +4,6 @@ demand is larger than the hosts and the quota allow, so limits are hit -- and he
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 
 from sqlalchemy import func, insert, select
@@ -14,6 +13,7 @@ from backend.compute.models import ComputeNode, QuotaUsage, Server
 from backend.db import Database
 from backend.errors import QuotaExceeded
 from backend.identity.models import Project
+from tests.compute.racing import race
 
 WORKERS, INSTANCES, HOSTS = 8, 1000, 50
 SMALL = Usage(vcpus=1, memory_mb=1024, disk_gb=10, root_gb=10)
@@ -55,48 +55,25 @@ def seed(db: Database) -> tuple[str, str]:
 def test_concurrent_claims_never_pass_a_limit(db_url):
     main = Database(db_url)
     pa, pb = seed(main)
-    counts = {"ok": 0, "quota": 0, "full": 0}
-    lock = threading.Lock()
-    errors: list[BaseException] = []
 
-    def worker(k: int) -> None:
-        db = Database(db_url, migrate=False)
-        claims = Claims(db)
-        rng = random.Random(k)
-        try:
-            for _ in range(INSTANCES // WORKERS):
-                project = pa if rng.random() < 0.5 else pb
-                usage = BIG if rng.random() < 0.25 else SMALL
-                outcome = "full"
-                # Hot spots on purpose: every worker favours the first ten hosts.
-                for host in rng.sample([f"h{i:02d}" for i in range(10)], 3) + \
-                        rng.sample([f"h{i:02d}" for i in range(HOSTS)], 3):
-                    u = str(uuid.uuid4())
-                    try:
-                        claims.claim(project, usage, [host], [
-                            {"uuid": u, "name": f"vm-{u[:8]}", "host": host,
-                             "project_id": project, "status": "ACTIVE"}])
-                        outcome = "ok"
-                        break
-                    except QuotaExceeded:
-                        outcome = "quota"
-                        break
-                    except ClaimFailed:
-                        continue
-                with lock:
-                    counts[outcome] += 1
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            db.close()
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    assert sum(counts.values()) == INSTANCES
+    def attempt(claims: Claims, rng: random.Random) -> str:
+        project = pa if rng.random() < 0.5 else pb
+        usage = BIG if rng.random() < 0.25 else SMALL
+        # Hot spots on purpose: every worker favours the first ten hosts.
+        for host in rng.sample([f"h{i:02d}" for i in range(10)], 3) + \
+                rng.sample([f"h{i:02d}" for i in range(HOSTS)], 3):
+            u = str(uuid.uuid4())
+            try:
+                claims.claim(project, usage, [host], [
+                    {"uuid": u, "name": f"vm-{u[:8]}", "host": host,
+                     "project_id": project, "status": "ACTIVE"}])
+                return "ok"
+            except QuotaExceeded:
+                return "quota"
+            except ClaimFailed:
+                continue
+        return "full"
+    counts = race(db_url, attempt, WORKERS, INSTANCES // WORKERS)
     assert counts["ok"] > 500 and counts["quota"] > 0, counts
 
     with main.transaction() as s:

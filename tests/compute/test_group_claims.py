@@ -5,7 +5,6 @@ keep the policy (the group row locked, the members re-read in the claim's transa
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections import Counter
 
@@ -16,6 +15,7 @@ from backend.compute.claims import Claims, GroupPolicyViolated, Usage
 from backend.compute.models import ComputeNode, Server, ServerGroup
 from backend.db import Database
 from backend.errors import NotFound
+from tests.compute import racing
 from tests.compute.test_claims_concurrency import seed
 
 WORKERS, TRIES = 8, 6
@@ -44,35 +44,7 @@ def members(db: Database, group_id: str) -> list[str]:
 
 
 def race(db_url: str, attempt) -> Counter:
-    """WORKERS threads run ``attempt(claims, rng)`` TRIES times each, released together;
-    returns how often each outcome came back."""
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-    start = threading.Barrier(WORKERS, timeout=60)
-
-    def worker(k: int) -> None:
-        db = Database(db_url, migrate=False)
-        claims, rng = Claims(db), random.Random(k)
-        try:
-            start.wait()
-            for _ in range(TRIES):
-                got = attempt(claims, rng)
-                with lock:
-                    outcomes[got] += 1
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            db.close()
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    assert sum(outcomes.values()) == WORKERS * TRIES
-    return outcomes
+    return racing.race(db_url, attempt, WORKERS, TRIES)
 
 
 def test_racing_claims_keep_anti_affinity(db_url):
