@@ -91,8 +91,12 @@ class HostRegistry:
         # start-up (measured: first rows 0.55 s -> 0.38 s with 3 x 700 VMs on 2 cores).
         local = [h for h in pending if h.in_process]
         if local:
-            threading.Thread(target=lambda: [self._connect_or_retry(h) for h in local],
-                             daemon=True, name="connect-local").start()
+            threading.Thread(target=self._connect_each, args=(local,), daemon=True,
+                             name="connect-local").start()
+
+    def _connect_each(self, hosts: list[LibvirtHost]) -> None:
+        for h in hosts:
+            self._connect_or_retry(h)
 
     def _try_connect(self, host: LibvirtHost, fill_later: bool = False) -> bool:
         try:

@@ -278,16 +278,12 @@ class LibvirtHost(HostDriver):
         """One info() per domain for what the bulk call lacked; announce: then emit a
         "figures" event (the TUI reloads the host's rows)."""
         for dom in doms:
+            if dom.UUIDString() not in self._domains:
+                continue  # undefined meanwhile: never bring it back
             try:
-                st, max_kib, _cur, ncpu, _cpu_time = dom.info()
-                uuid = dom.UUIDString()
+                self._row(dom)  # updates the cached row in place
             except libvirt.libvirtError:
                 continue  # vanished meanwhile, or the host dropped
-            row = self._domains.get(uuid)
-            if row is not None:
-                row.update(vcpus=ncpu, memory_mb=max_kib // 1024)
-                if row["state"] == "nostate":
-                    row["state"] = state_name(st)
         if announce:
             self._emit({"type": "domain", "event": "figures", "uuid": None, "name": None})
 
