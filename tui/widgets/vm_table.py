@@ -42,6 +42,7 @@ ARROWS = {False: " ▲", True: " ▼"}
 # model field -> column it shows in
 _FIELD_COLUMN = {"name": "name", "host": "host", "state": "state", "vcpus": "vcpus",
                  "memory_mb": "mem", "cpu_percent": "cpu"}
+_COLUMN_FIELD = {column: field for field, column in _FIELD_COLUMN.items()}
 
 
 def format_memory(mb: int | None) -> str:
@@ -251,17 +252,16 @@ class VMTable(ScrollView, can_focus=True):
             r = self.servers.get(self.order[index])
             if r is None:  # removed; the view's rebuild is on its way
                 return Strip.blank(width, base)
-            if index == self.cursor_row and self.order:
+            if index == self.cursor_row:
                 row = base + self.get_component_rich_style("vm-table--cursor", partial=True)
-                segments = [Segment(self._cell(self._text(r, k), self._widths[k], right), row)
-                            for k, _label, _fixed, right in COLUMNS]
-            else:
-                segments = []
-                for k, _label, _fixed, right in COLUMNS:
-                    style = self._styles.get("mark" if k == "mark" else r["state"]) \
-                        if k in ("mark", "state") else None
-                    segments.append(Segment(self._cell(self._text(r, k), self._widths[k], right),
-                                            base + style if style else base))
+                styles = {k: row for k, *_ in COLUMNS}
+            else:  # the mark and the state in their colours
+                styles = {k: base for k, *_ in COLUMNS}
+                for k, look in (("mark", "mark"), ("state", r["state"])):
+                    if look in self._styles:
+                        styles[k] = base + self._styles[look]
+            segments = [Segment(self._cell(self._text(r, k), self._widths[k], right), styles[k])
+                        for k, _label, _fixed, right in COLUMNS]
         strip = Strip(segments, self.content_width)
         return strip.crop_extend(scroll_x, scroll_x + width, segments[-1].style)
 
@@ -291,7 +291,7 @@ class VMTable(ScrollView, can_focus=True):
         gone = [u for u, r in self.servers.items() if r["host"] == host and u not in fresh]
         membership = bool(gone)
         resort = False  # a reload changed what the view is sorted by (not so for live ticks)
-        sort_field = {v: k for k, v in _FIELD_COLUMN.items()}.get(self.sort_column)
+        sort_field = _COLUMN_FIELD.get(self.sort_column)
         for u in gone:
             del self.servers[u]
             self.marked.discard(u)
