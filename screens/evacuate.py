@@ -11,15 +11,12 @@ from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, ProgressBar, Static
 
 from backend.errors import VirtstackError
-from screens.migrate import progress_text
-from tui.workers import ReportsWorkerFailures
+from screens.migrate import MoveDialog, progress_text
 
 
 class EvacuateProgress(Message):
@@ -39,20 +36,13 @@ class EvacuateFinished(Message):
         self.result, self.error = result, error
 
 
-class EvacuateScreen(ReportsWorkerFailures, ModalScreen[dict | None]):
-    BINDINGS = [
-        Binding("escape", "close", "Close / cancel"),
-        Binding("x", "cancel_evacuation", "Cancel"),
-        Binding("s", "toggle_copy", "Copy storage", show=False),
-    ]
+class EvacuateScreen(MoveDialog):
+    CANCELLING = "Cancelling: the running migration is aborted…"
 
     def __init__(self, cloud, ctx, host: str) -> None:
-        super().__init__(classes="dialog evacuate")
-        self.cloud, self.ctx, self.host = cloud, ctx, host
-        self.running = False
-        self.result: dict[str, Any] | None = None
+        super().__init__(cloud, ctx, classes="dialog evacuate")
+        self.host = host
         self.error: str | None = None
-        self.cancel = threading.Event()
         self._moved: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -74,18 +64,6 @@ class EvacuateScreen(ReportsWorkerFailures, ModalScreen[dict | None]):
         self.query_one("#overall").display = False
         self.query_one("#current").display = False
         self.query_one("#cancel", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "confirm":
-            self.action_start()
-        else:
-            self.action_close()
-
-    def action_toggle_copy(self) -> None:
-        if not self.running:
-            box = self.query_one("#copy", Checkbox)
-            box.value = not box.value
 
     def action_start(self) -> None:
         if self.running or self.result is not None:
@@ -156,15 +134,3 @@ class EvacuateScreen(ReportsWorkerFailures, ModalScreen[dict | None]):
                      f"{'s' if len(moved) != 1 else ''}"
                      + (": " + ", ".join(moved) if moved else " (none was running)") + ".")
         self.query_one("#dialog-title", Label).update(f"{self.host} evacuated")
-
-    def action_cancel_evacuation(self) -> None:
-        if self.running and not self.cancel.is_set():
-            self.cancel.set()
-            self.query_one("#phase", Static).update(
-                "Cancelling: the running migration is aborted…")
-
-    def action_close(self) -> None:
-        if self.running:
-            self.action_cancel_evacuation()
-            return
-        self.dismiss(self.result)

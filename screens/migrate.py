@@ -66,19 +66,60 @@ def progress_text(ev: dict[str, Any]) -> str:
     return head
 
 
-class MigrateScreen(ReportsWorkerFailures, ModalScreen[dict | None]):
+class MoveDialog(ReportsWorkerFailures, ModalScreen[dict | None]):
+    """What the migrate and evacuate dialogs share: the storage-copy toggle, the buttons,
+    cancelling the running move (``x``) and leaving (escape: cancels first while running).
+    Subclasses set CANCELLING (what the phase line says meanwhile), ``running`` and
+    ``result`` (what closing returns)."""
+
     BINDINGS = [
         Binding("escape", "close", "Close / cancel"),
-        Binding("x", "cancel_migration", "Cancel migration"),
+        Binding("x", "cancel_move", "Cancel"),
         Binding("s", "toggle_copy", "Copy storage", show=False),
     ]
+    CANCELLING = "Cancelling…"
+
+    def __init__(self, cloud, ctx, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cloud, self.ctx = cloud, ctx
+        self.running = False
+        self.result: dict[str, Any] | None = None
+        self.cancel = threading.Event()
+
+    def action_start(self) -> None:
+        raise NotImplementedError
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm":
+            self.action_start()
+        else:
+            self.action_close()
+
+    def action_toggle_copy(self) -> None:
+        if not self.running:
+            box = self.query_one("#copy", Checkbox)
+            box.value = not box.value
+
+    def action_cancel_move(self) -> None:
+        if self.running and not self.cancel.is_set():
+            self.cancel.set()
+            self.query_one("#phase", Static).update(self.CANCELLING)
+
+    def action_close(self) -> None:
+        if self.running:
+            self.action_cancel_move()
+            return
+        self.dismiss(self.result)
+
+
+class MigrateScreen(MoveDialog):
+    BINDINGS = [Binding("x", "cancel_move", "Cancel migration")]
+    CANCELLING = "Cancelling: the job is aborted, the server stays on its source…"
 
     def __init__(self, cloud, ctx, uuid: str, host: str, name: str) -> None:
-        super().__init__(classes="dialog info migrate")
-        self.cloud, self.ctx = cloud, ctx
+        super().__init__(cloud, ctx, classes="dialog info migrate")
         self.uuid, self.host, self.server_name = uuid, host, name
-        self.running = False
-        self.cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
         options = [Option("Let the scheduler choose", id=SCHEDULER)]
@@ -140,18 +181,6 @@ class MigrateScreen(ReportsWorkerFailures, ModalScreen[dict | None]):
         event.stop()
         self.action_start()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "confirm":
-            self.action_start()
-        else:
-            self.action_close()
-
-    def action_toggle_copy(self) -> None:
-        if not self.running:
-            box = self.query_one("#copy", Checkbox)
-            box.value = not box.value
-
     def action_start(self) -> None:
         if self.running:
             return
@@ -211,16 +240,3 @@ class MigrateScreen(ReportsWorkerFailures, ModalScreen[dict | None]):
                     f"{r.get('elapsed_s')} s; it is {r.get('state') or 'there'}.",
                     timeout=6, markup=False)
         self.dismiss(r)
-
-    # -- leaving ----------------------------------------------------------------------------
-    def action_cancel_migration(self) -> None:
-        if self.running and not self.cancel.is_set():
-            self.cancel.set()
-            self.query_one("#phase", Static).update(
-                "Cancelling: the job is aborted, the server stays on its source…")
-
-    def action_close(self) -> None:
-        if self.running:
-            self.action_cancel_migration()
-            return
-        self.dismiss(None)
