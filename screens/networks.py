@@ -16,17 +16,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, Select, Static
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from backend.errors import VirtstackError
 from screens.action_form import ActionFormScreen, Field
 from screens.confirm import ConfirmScreen
 from themes import HERE as THEMES_DIR
-from tui.widgets.follow_hosts import FollowsHosts
-from tui.workers import ReportsWorkerFailures
+from screens.host_scoped import HostScopedScreen
 
-ALL = "*"
 COLUMNS = (("host", "Host"), ("name", "Network"), ("mode", "Mode"), ("bridge", "Bridge"),
            ("subnet", "Subnet"), ("active", "Active"), ("autostart", "Auto"))
 MODES = (("nat", "nat (NAT to the host's uplink, DHCP)"),
@@ -144,7 +142,8 @@ def leases_dialog(info: dict[str, Any]) -> TableDialog:
                        keys, [[cell(r.get(k)) for k in keys] for r in leases])
 
 
-class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
+class NetworksScreen(HostScopedScreen):
+    NAME = "networks"
     CSS_PATH = THEMES_DIR / "storage.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -160,19 +159,13 @@ class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
     ]
 
     def __init__(self, cloud, ctx, *, host: str | None = None) -> None:
-        super().__init__()
-        self.cloud = cloud
-        self.ctx = ctx
-        self.host = host
+        super().__init__(cloud, ctx, host=host)
         self.networks: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
-        hosts = list(self.cloud.registry.hosts)
         with Horizontal(id="networks-head", classes="screen-head"):
             yield Label("Networks", classes="screen-name")
-            yield Select([("all hosts", ALL)] + [(h, h) for h in hosts],
-                         value=self.host or ALL, allow_blank=False, id="host-select",
-                         compact=True)
+            yield self.host_select()
             yield Static("", id="networks-summary", markup=False)
         with Vertical(id="networks-body"):
             yield DataTable(id="networks", cursor_type="row", zebra_stripes=True)
@@ -191,7 +184,7 @@ class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         self.follow_hosts()
         self.load()
 
-    def hosts_changed(self) -> None:
+    def reload(self) -> None:
         self.load()
 
     # -- loading ------------------------------------------------------------------------------
@@ -208,7 +201,7 @@ class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         if message.error is not None:
             table.clear()
             self.networks = {}
-            self._status(message.error, error=True)
+            self.status(message.error, error=True)
             return
         keep = self.current()
         self.networks = {net_key(r): r for r in message.rows or []}
@@ -222,7 +215,7 @@ class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         self.query_one("#networks-summary", Static).update(
             f"{len(self.networks)} network{'s' if len(self.networks) != 1 else ''} "
             f"({len(names)} name{'s' if len(names) != 1 else ''}) · {active} active")
-        self._status("")
+        self.status("")
         self._show_detail()
 
     def current(self) -> dict[str, Any] | None:
@@ -251,29 +244,6 @@ class NetworksScreen(FollowsHosts, ReportsWorkerFailures, Screen):
                  f"defined on {', '.join(on_hosts)} — f: drift between hosts, l: leases"]
         detail.update("\n".join(lines))
 
-    def _status(self, text: str, error: bool = False) -> None:
-        status = self.query_one("#networks-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
-
-    # -- host selection and navigation ----------------------------------------------------------
-    @on(Select.Changed, "#host-select")
-    def _host_chosen(self, event: Select.Changed) -> None:
-        host = None if event.value in (ALL, Select.BLANK) else str(event.value)
-        if host != self.host:
-            self.host = host
-            self.load()
-
-    def action_choose_host(self) -> None:
-        select = self.query_one("#host-select", Select)
-        select.focus()
-        select.action_show_overlay()
-
-    def action_reload(self) -> None:
-        self.load()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     # -- changes --------------------------------------------------------------------------------
     def _need(self) -> dict[str, Any] | None:

@@ -23,18 +23,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Select, Static
+from textual.widgets import DataTable, Footer, Label, Static
 
 from backend.errors import InvalidInput, VirtstackError
 from screens.action_form import ActionFormScreen, Field
 from screens.confirm import ConfirmScreen
 from screens.progress import ProgressScreen, human_bytes
 from themes import HERE as THEMES_DIR
-from tui.widgets.follow_hosts import FollowsHosts
-from tui.workers import ReportsWorkerFailures
+from screens.host_scoped import HostScopedScreen
 
-ALL = "*"  # the host selector's "every host"
 
 POOL_COLUMNS = (("host", "Host"), ("name", "Pool"), ("type", "Type"), ("state", "State"),
                 ("autostart", "Auto"), ("capacity", "Capacity"), ("allocation", "Used"),
@@ -82,7 +79,8 @@ class StorageChanged(Message):
         self.text = text
 
 
-class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
+class StorageScreen(HostScopedScreen):
+    NAME = "storage"
     CSS_PATH = THEMES_DIR / "storage.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -104,22 +102,16 @@ class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
     ]
 
     def __init__(self, cloud, ctx, *, host: str | None = None) -> None:
-        super().__init__()
-        self.cloud = cloud
-        self.ctx = ctx
-        self.host = host               # None: every host
+        super().__init__(cloud, ctx, host=host)
         self.pools: dict[str, dict[str, Any]] = {}
         self.volumes: dict[str, dict[str, Any]] = {}
         self.volumes_of: str | None = None   # pool key the volume table shows
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        hosts = list(self.cloud.registry.hosts)
         with Horizontal(id="storage-head", classes="screen-head"):
             yield Label("Storage", classes="screen-name")
-            yield Select([("all hosts", ALL)] + [(h, h) for h in hosts],
-                         value=self.host or ALL, allow_blank=False, id="host-select",
-                         compact=True)
+            yield self.host_select()
             yield Static("", id="storage-summary", markup=False)
         with Vertical(id="storage-body"):
             yield Static("Pools", classes="table-title")
@@ -146,8 +138,11 @@ class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         self.follow_hosts()
         self.load_pools()
 
-    def hosts_changed(self) -> None:
+    def reload(self) -> None:
         self.load_pools()
+
+    def host_switched(self) -> None:
+        self.volumes_of = None
 
     # -- loading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="pools", exit_on_error=False)
@@ -162,7 +157,7 @@ class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         if message.error is not None:
             table.clear()
             self.pools = {}
-            self._status(message.error, error=True)
+            self.status(message.error, error=True)
             return
         current = self.current_pool()
         keep = pool_key(current) if current else None
@@ -178,7 +173,7 @@ class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         self.query_one("#storage-summary", Static).update(
             f"{len(self.pools)} pools on {len(hosts)} host{'s' if len(hosts) != 1 else ''}"
             f" · {human_bytes(free)} free of {human_bytes(total)}")
-        self._status("")
+        self.status("")
         self._show_volumes_of(self.current_pool(), force=True)
 
     def current_pool(self) -> dict[str, Any] | None:
@@ -241,7 +236,7 @@ class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         table.clear()
         if message.error is not None:
             self.volumes = {}
-            self._status(message.error, error=True)
+            self.status(message.error, error=True)
             return
         self.volumes = {r["name"]: r for r in message.rows or []}
         for name, r in self.volumes.items():
@@ -249,30 +244,6 @@ class StorageScreen(FollowsHosts, ReportsWorkerFailures, Screen):
         if keep and keep["name"] in self.volumes:
             table.move_cursor(row=table.get_row_index(keep["name"]))
 
-    def _status(self, text: str, error: bool = False) -> None:
-        status = self.query_one("#storage-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
-
-    # -- host selection -----------------------------------------------------------------------
-    @on(Select.Changed, "#host-select")
-    def _host_chosen(self, event: Select.Changed) -> None:
-        host = None if event.value in (ALL, Select.BLANK) else str(event.value)
-        if host != self.host:
-            self.host = host
-            self.volumes_of = None
-            self.load_pools()
-
-    def action_choose_host(self) -> None:
-        select = self.query_one("#host-select", Select)
-        select.focus()
-        select.action_show_overlay()
-
-    def action_reload(self) -> None:
-        self.load_pools()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     # -- running changes ----------------------------------------------------------------------
     def _change(self, name: str, fn, done_text: str) -> None:
