@@ -16,6 +16,7 @@ the form's own error line), and bad input changes nothing.
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -26,6 +27,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static
 
 from backend.errors import InvalidInput, VirtstackError
+from backend.validation import validate_name
 from screens.action_form import ActionFormScreen, Field
 from screens.confirm import ConfirmScreen
 from screens.progress import ProgressScreen, human_bytes
@@ -77,6 +79,14 @@ class StorageChanged(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+def local_file(value: str, what: str) -> Path:
+    """A file on this machine to upload or import from; a clear error if there is none."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise InvalidInput(f"no such file to {what}: {str(path)!r}")
+    return path
 
 
 class StorageScreen(HostScopedScreen):
@@ -458,13 +468,8 @@ class StorageScreen(HostScopedScreen):
             return
 
         def ask(v: dict[str, Any]) -> dict[str, Any]:
-            from pathlib import Path
-            path = Path(v["file"]).expanduser()
-            if not path.is_file():
-                raise InvalidInput(f"no such file to upload: {str(path)!r}")
-            name = v["name"] or path.name
-            from backend.validation import validate_name
-            validate_name(name, "volume name")
+            path = local_file(v["file"], "upload")
+            name = validate_name(v["name"] or path.name, "volume name")
             return {"file": str(path), "name": name}
         fields = [Field("file", "Local file", "/path/to/disk.qcow2", required=True),
                   Field("name", "Volume name", "(default: the file's name)")]
@@ -493,13 +498,8 @@ class StorageScreen(HostScopedScreen):
             return
 
         def ask(v: dict[str, Any]) -> dict[str, Any]:
-            from pathlib import Path
-            path = Path(v["file"]).expanduser()
-            if not path.is_file():
-                raise InvalidInput(f"no such file to import: {str(path)!r}")
-            name = v["name"] or f"{path.stem}.{v['format']}"
-            from backend.validation import validate_name
-            validate_name(name, "volume name")
+            path = local_file(v["file"], "import")
+            name = validate_name(v["name"] or f"{path.stem}.{v['format']}", "volume name")
             return {"file": str(path), "name": name, "format": v["format"],
                     "source": v["source"] or None}
         fields = [Field("file", "Local image", "/path/to/disk.img", required=True),
@@ -581,7 +581,6 @@ class StorageScreen(HostScopedScreen):
         pool, vol = sel
 
         def ask(v: dict[str, Any]) -> dict[str, Any]:
-            from pathlib import Path
             dest = Path(v["file"]).expanduser()
             if dest.exists():
                 raise InvalidInput(f"{str(dest)!r} exists: choose another file")
